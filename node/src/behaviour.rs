@@ -1,0 +1,44 @@
+//! The protocols every agenthost peer speaks, composed into one libp2p behaviour.
+
+use libp2p::{
+    identify, mdns, ping,
+    swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
+};
+
+use crate::{agent_streams::AgentStreams, protocol::IDENTIFY_PROTOCOL_VERSION};
+
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    /// Off when disabled, or when the host has no multicast-capable interface.
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// `/agenthost/agent/1` request streams.
+    pub streams: AgentStreams,
+}
+
+impl Behaviour {
+    pub fn new(key: &libp2p::identity::Keypair, enable_mdns: bool, streams: AgentStreams) -> Self {
+        let peer_id = key.public().to_peer_id();
+        let mdns = if enable_mdns {
+            match mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id) {
+                Ok(mdns) => Some(mdns),
+                Err(e) => {
+                    tracing::warn!(error = %e, "mDNS unavailable; LAN discovery disabled");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Behaviour {
+            identify: identify::Behaviour::new(
+                identify::Config::new(IDENTIFY_PROTOCOL_VERSION.to_owned(), key.public())
+                    .with_agent_version(format!("agenthost/{}", env!("CARGO_PKG_VERSION"))),
+            ),
+            ping: ping::Behaviour::default(),
+            mdns: mdns.into(),
+            streams,
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The JSON frames of the agent protocol (WIRE.md §4–5): the caller's request and the
+//! agent's reply frames. The same types serve the P2P stream, the gateway's WebSocket and
+//! the in-process path, so every path speaks one vocabulary.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The first (and only) frame a caller sends on a request stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "UPPERCASE")]
+pub enum Request {
+    /// Run the agent on a prompt.
+    Input(InputRequest),
+    /// The agent's description, answered with the body of `GET /info`.
+    Info {},
+    /// Liveness, answered with the body of `GET /health`.
+    Health {},
+}
+
+impl Request {
+    /// A plain input request for `prompt`.
+    pub fn input(prompt: impl Into<String>) -> Self {
+        Request::Input(InputRequest {
+            prompt: Some(prompt.into()),
+            ..InputRequest::default()
+        })
+    }
+
+    /// Parses a request frame, turning any mistake into the ERROR frame that reports it.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ErrorFrame> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| ErrorFrame::new(ErrorCode::BadRequest, format!("invalid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(ErrorFrame::new(
+                ErrorCode::BadRequest,
+                "request must be a JSON object with a \"type\"",
+            ));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| ErrorFrame::new(ErrorCode::BadRequest, format!("invalid request: {e}")))
+    }
+
+    /// Short name for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Input(_) => "INPUT",
+            Request::Info {} => "INFO",
+            Request::Health {} => "HEALTH",
+        }
+    }
+}
+
+/// Fields of an INPUT request: the plain form (`prompt`, `session`, `images`, `files`) or the
+/// signed envelope form (`payload`, `from`, `signature`, WIRE.md §2.1), whose payload holds them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The `session` object of a previous OUTPUT, to continue that conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Value>,
+    /// Images as data URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+    /// Files as `{name, data}` with data URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// A file attached to an input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileInput {
+    pub name: String,
+    /// A data URL (`data:<mime>;base64,...`).
+    pub data: String,
+}
+
+/// One frame of an agent's reply. Exactly one terminal frame (`Output`, `Error` or
+/// `Response`) ends every reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// `{"type":"STREAM","content"}`: a chunk of the result as the agent produces it.
+    Stream { content: String },
+    /// Any other agent event (`thinking`, `tool_call`, `tool_result`, ...): a JSON object
+    /// whose `type` names it.
+    Event(Map<String, Value>),
+    /// `{"type":"OUTPUT",...}`: the result of an INPUT.
+    Output(OutputFrame),
+    /// `{"type":"ERROR","message","code"?}`.
+    Error(ErrorFrame),
+    /// The JSON body answering INFO or HEALTH (the same body as the HTTP route).
+    Response(Value),
+}
+
+impl Frame {
+    /// Whether this frame ends the reply.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Frame::Output(_) | Frame::Error(_) | Frame::Response(_)
+        )
+    }
+
+    /// The frame as it travels.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Frame::Stream { content } => {
+                serde_json::json!({"type": "STREAM", "content": content})
+            }
+            Frame::Event(map) => Value::Object(map.clone()),
+            Frame::Output(out) => tagged("OUTPUT", out),
+            Frame::Error(err) => tagged("ERROR", err),
+            Frame::Response(body) => body.clone(),
+        }
+    }
+
+    /// Serialized bytes of [`Frame::to_json`].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serializing a `Value` cannot fail: every key is a string.
+        serde_json::to_vec(&self.to_json()).unwrap_or_default()
+    }
+
+    /// Reads a reply frame. A JSON object without `type` is a terminal `Response`.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON frame: {e}"))?;
+        let Value::Object(map) = value else {
+            return Err("frame is not a JSON object".into());
+        };
+        let kind = map.get("type").and_then(Value::as_str).map(str::to_owned);
+        let value = Value::Object(map);
+        match kind.as_deref() {
+            None => Ok(Frame::Response(value)),
+            Some("STREAM") => {
+                let content = value
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .ok_or("STREAM frame without string content")?;
+                Ok(Frame::Stream {
+                    content: content.to_owned(),
+                })
+            }
+            Some("OUTPUT") => serde_json::from_value(value)
+                .map(Frame::Output)
+                .map_err(|e| format!("invalid OUTPUT frame: {e}")),
+            Some("ERROR") => serde_json::from_value(value)
+                .map(Frame::Error)
+                .map_err(|e| format!("invalid ERROR frame: {e}")),
+            Some(_) => match value {
+                Value::Object(map) => Ok(Frame::Event(map)),
+                _ => unreachable!("checked above"),
+            },
+        }
+    }
+}
+
+fn tagged<T: Serialize>(kind: &str, body: &T) -> Value {
+    let mut value = serde_json::to_value(body).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        // `type` first reads better on the wire; serde_json keeps insertion order only with
+        // `preserve_order`, so ordering is cosmetic and not relied upon.
+        map.insert("type".into(), Value::String(kind.into()));
+    }
+    value
+}
+
+/// The terminal frame of a successful INPUT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputFrame {
+    pub result: String,
+    pub session_id: String,
+    pub duration_ms: u64,
+    /// The updated session object; pass it back in the next INPUT to continue.
+    pub session: Value,
+}
+
+/// The terminal frame of a failed request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorFrame {
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Seconds after which a retry may succeed (overload, rate limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl ErrorFrame {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorFrame {
+            message: message.into(),
+            code: Some(code.as_str().to_owned()),
+            retry_after: None,
+        }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The code as a known kind, if it is one.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.code.as_deref().and_then(ErrorCode::parse)
+    }
+}
+
+impl std::fmt::Display for ErrorFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{} ({code})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Error kinds an ERROR frame carries in `code`; the gateway maps them to HTTP statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// Malformed frame, unknown type, missing prompt (HTTP 400).
+    BadRequest,
+    /// Frame over the size limit (HTTP 413).
+    TooLarge,
+    /// No identity or a bad signature (HTTP 401).
+    Unauthorized,
+    /// Refused by blacklist or trust (HTTP 403).
+    Forbidden,
+    /// Workers and queue full (HTTP 503 with Retry-After).
+    Overloaded,
+    /// The agent returned an error or failed (HTTP 500).
+    AgentError,
+    /// The run was cancelled.
+    Cancelled,
+    /// The run or the peer timed out (HTTP 504).
+    Timeout,
+    /// A fault of the host itself (HTTP 500).
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::AgentError => "agent_error",
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "bad_request" => ErrorCode::BadRequest,
+            "too_large" => ErrorCode::TooLarge,
+            "unauthorized" => ErrorCode::Unauthorized,
+            "forbidden" => ErrorCode::Forbidden,
+            "overloaded" => ErrorCode::Overloaded,
+            "agent_error" => ErrorCode::AgentError,
+            "cancelled" => ErrorCode::Cancelled,
+            "timeout" => ErrorCode::Timeout,
+            "internal" => ErrorCode::Internal,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_parse_by_type() {
+        let r = Request::from_json(br#"{"type":"INPUT","prompt":"hi"}"#).unwrap();
+        assert_eq!(r, Request::input("hi"));
+        assert_eq!(
+            Request::from_json(br#"{"type":"INFO"}"#).unwrap(),
+            Request::Info {}
+        );
+        assert_eq!(
+            Request::from_json(br#"{"type":"HEALTH","extra":1}"#).unwrap(),
+            Request::Health {}
+        );
+    }
+
+    #[test]
+    fn bad_requests_become_bad_request_errors() {
+        for bad in [
+            &b"not json"[..],
+            br#"[1,2]"#,
+            br#"{"prompt":"no type"}"#,
+            br#"{"type":"DANCE"}"#,
+            br#"{"type":"INPUT","prompt":42}"#,
+        ] {
+            let err = Request::from_json(bad).unwrap_err();
+            assert_eq!(err.error_code(), Some(ErrorCode::BadRequest), "{err}");
+        }
+    }
+
+    #[test]
+    fn frames_roundtrip_through_json() {
+        let frames = [
+            Frame::Stream {
+                content: "a b".into(),
+            },
+            Frame::Event(
+                json!({"type":"tool_call","name":"add","args":{"a":1}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+            Frame::Output(OutputFrame {
+                result: "r".into(),
+                session_id: "s".into(),
+                duration_ms: 3,
+                session: json!({"turn":1}),
+            }),
+            Frame::Error(ErrorFrame::new(ErrorCode::Overloaded, "busy").with_retry_after(1)),
+            Frame::Response(json!({"status":"healthy"})),
+        ];
+        for frame in frames {
+            let back = Frame::from_json(&frame.to_bytes()).unwrap();
+            assert_eq!(back, frame);
+        }
+    }
+
+    #[test]
+    fn output_frame_has_wire_shape() {
+        let frame = Frame::Output(OutputFrame {
+            result: "r".into(),
+            session_id: "s".into(),
+            duration_ms: 3,
+            session: json!({}),
+        });
+        assert_eq!(
+            frame.to_json(),
+            json!({"type":"OUTPUT","result":"r","session_id":"s","duration_ms":3,"session":{}})
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! agenthost-node: the libp2p peer that hosts an agent, and the client that calls one.
+//!
+//! The path of one request, top to bottom:
+//! - [`codec`] reads and writes frames: a varint length prefix and JSON (WIRE.md §5);
+//! - [`frame`] is what the frames say: the caller's [`Request`] and the reply [`Frame`]s;
+//! - [`server`] accepts `/agenthost/agent/1` streams and answers each through an
+//!   [`AgentService`] ([`service`]);
+//! - [`dispatcher`] is that service for a hosted agent: admission against the worker limits,
+//!   a fresh clone of the agent per run, the run turned into frames ([`reply`]);
+//! - [`agent`] is the API an author implements ([`Agent`], [`agent_fn`]) and [`context`] what a
+//!   run sees ([`Context`]: caller, [`session`] history, streaming, cancellation).
+//!
+//! Around it: [`node`] owns the libp2p swarm (`behaviour`: TCP+QUIC, Noise, Yamux, identify,
+//! ping, mDNS, and [`agent_streams`] carrying the request streams) in one task behind a
+//! [`NodeHandle`]; [`client`] dials agents by address and sends them requests;
+//! [`command_agent`] hosts any executable; [`demo`] is the built-in echo agent.
+
+pub mod agent;
+pub mod agent_streams;
+mod behaviour;
+pub mod caller;
+pub mod client;
+pub mod codec;
+pub mod command_agent;
+pub mod context;
+pub mod demo;
+pub mod dispatcher;
+pub mod frame;
+pub mod node;
+pub mod protocol;
+pub mod reply;
+pub mod server;
+pub mod service;
+pub mod session;
+mod stream_handler;
+
+pub use agent::{
+    agent_fn, agent_fn_with_context, Agent, AgentError, AgentInfo, FnAgent, Input, Output,
+};
+pub use agent_streams::{InboundStreams, StreamControl};
+pub use caller::Caller;
+pub use client::{AgentConnection, Client, ClientError};
+pub use command_agent::CommandAgent;
+pub use context::Context;
+pub use demo::DemoAgent;
+pub use dispatcher::{Dispatcher, HostIdentity, SharedAddrs, WorkerLimits};
+pub use frame::{ErrorCode, ErrorFrame, FileInput, Frame, InputRequest, OutputFrame, Request};
+pub use node::{Node, NodeConfig, NodeError, NodeHandle};
+pub use reply::Reply;
+pub use server::{serve, ServerConfig};
+pub use service::AgentService;
+pub use session::{Message, Session};
+pub use stream_handler::OpenStreamError;
+
+pub use libp2p::{Multiaddr, PeerId};

@@ -1,0 +1,503 @@
+//! [`Node`]: one libp2p swarm, owned by one task. Everything else talks to that task through a
+//! [`NodeHandle`] with typed commands, and opens or accepts request streams through the
+//! [`StreamControl`] it hands out.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use agenthost_identity::{Address, AgentKey};
+use futures::StreamExt;
+use libp2p::{
+    core::{transport::ListenerId, ConnectedPoint},
+    identify, mdns, noise,
+    swarm::{
+        dial_opts::{DialOpts, PeerCondition},
+        DialError, SwarmEvent,
+    },
+    tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    agent_streams::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE},
+    behaviour::{Behaviour, BehaviourEvent},
+    dispatcher::SharedAddrs,
+};
+
+/// How a node is set up.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub key: AgentKey,
+    /// Addresses to listen on; empty for a dial-only client.
+    pub listen: Vec<Multiaddr>,
+    /// Announce and discover peers on the LAN.
+    pub mdns: bool,
+    /// Accept `/agenthost/agent/1` requests (hosts do; pure callers do not).
+    pub serve: bool,
+    /// How long an unused connection stays open (libp2p's default of 10 s makes connections to
+    /// agents churn between calls).
+    pub idle_timeout: Duration,
+}
+
+impl NodeConfig {
+    pub fn new(key: AgentKey) -> Self {
+        NodeConfig {
+            key,
+            listen: Vec::new(),
+            mdns: true,
+            serve: false,
+            idle_timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// TCP and QUIC on all IPv4 interfaces, ports chosen by the OS.
+    pub fn default_listen() -> Vec<Multiaddr> {
+        vec![
+            "/ip4/0.0.0.0/tcp/0".parse().expect("valid multiaddr"),
+            "/ip4/0.0.0.0/udp/0/quic-v1"
+                .parse()
+                .expect("valid multiaddr"),
+        ]
+    }
+}
+
+/// Why a node could not start or a peer could not be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("could not build the libp2p transport: {0}")]
+    Transport(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: Multiaddr, reason: String },
+    #[error("no known address for {0}: pass one (e.g. --addr), or make it discoverable")]
+    NoAddress(PeerId),
+    #[error("dialing {peer} failed: {reason}")]
+    Dial { peer: PeerId, reason: String },
+    #[error("timed out reaching {0}")]
+    Timeout(PeerId),
+    #[error("the node has stopped")]
+    Stopped,
+}
+
+/// A running libp2p peer.
+pub struct Node {
+    handle: NodeHandle,
+    control: StreamControl,
+    incoming: Option<InboundStreams>,
+}
+
+impl Node {
+    /// Builds the swarm, starts listening and waits until every listener is bound, so the
+    /// addresses it reports are real (ports resolved).
+    pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
+        let keypair = config.key.to_libp2p_keypair();
+        let (streams, control, incoming) = AgentStreams::new(config.serve);
+        let mut swarm = SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                // Nagle would hold back small frames waiting for an ACK: latency for nothing.
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| NodeError::Transport(e.to_string()))?
+            .with_quic()
+            .with_dns()
+            .map_err(|e| NodeError::Transport(e.to_string()))?
+            .with_behaviour(|key| Behaviour::new(key, config.mdns, streams))
+            .map_err(|e| NodeError::Transport(e.to_string()))?
+            .with_swarm_config(|c| {
+                c.with_idle_connection_timeout(config.idle_timeout)
+                    // Bursts of concurrent requests negotiate many streams at once; the default
+                    // of 128 would drop the excess before our own overload handling sees it.
+                    .with_max_negotiating_inbound_streams(INBOUND_QUEUE)
+            })
+            .build();
+
+        let listen_addrs: SharedAddrs = Arc::new(RwLock::new(Vec::new()));
+        bind_listeners(&mut swarm, &config.listen, &listen_addrs).await?;
+
+        let (commands, command_rx) = mpsc::channel(256);
+        let connected = Arc::new(RwLock::new(HashSet::new()));
+        let handle = NodeHandle {
+            peer_id: *swarm.local_peer_id(),
+            address: config.key.address(),
+            commands,
+            listen_addrs: Arc::clone(&listen_addrs),
+            connected: Arc::clone(&connected),
+        };
+        let task = NodeTask {
+            swarm,
+            commands: command_rx,
+            listen_addrs,
+            connected,
+            dial_waiters: HashMap::new(),
+            awaiting_discovery: HashMap::new(),
+            discovered: HashMap::new(),
+            connection_counts: HashMap::new(),
+        };
+        tokio::spawn(task.run());
+        Ok(Node {
+            handle,
+            control,
+            incoming,
+        })
+    }
+
+    pub fn handle(&self) -> &NodeHandle {
+        &self.handle
+    }
+
+    /// A control to open request streams from this node.
+    pub fn control(&self) -> StreamControl {
+        self.control.clone()
+    }
+
+    /// The inbound request streams, once, for the server (`None` unless `serve` was set).
+    pub fn take_incoming(&mut self) -> Option<InboundStreams> {
+        self.incoming.take()
+    }
+}
+
+/// Listens on each address and waits for each listener's first address (or its failure).
+async fn bind_listeners(
+    swarm: &mut Swarm<Behaviour>,
+    listen: &[Multiaddr],
+    listen_addrs: &SharedAddrs,
+) -> Result<(), NodeError> {
+    let mut pending: HashMap<ListenerId, Multiaddr> = HashMap::new();
+    for addr in listen {
+        let id = swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NodeError::Listen {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
+        pending.insert(id, addr.clone());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !pending.is_empty() {
+        let event = tokio::time::timeout_at(deadline, swarm.select_next_some())
+            .await
+            .map_err(|_| NodeError::Listen {
+                addr: pending
+                    .values()
+                    .next()
+                    .cloned()
+                    .unwrap_or(Multiaddr::empty()),
+                reason: "no listen address within 10 s".into(),
+            })?;
+        match event {
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
+                pending.remove(&listener_id);
+                write(listen_addrs).push(address);
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => {
+                if let Some(addr) = pending.remove(&listener_id) {
+                    let reason = match reason {
+                        Err(e) => e.to_string(),
+                        Ok(()) => "closed".into(),
+                    };
+                    return Err(NodeError::Listen { addr, reason });
+                }
+            }
+            SwarmEvent::ListenerError { listener_id, error } => {
+                if let Some(addr) = pending.remove(&listener_id) {
+                    return Err(NodeError::Listen {
+                        addr,
+                        reason: error.to_string(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+enum Command {
+    Connect {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    ConnectionCount {
+        peer: PeerId,
+        reply: oneshot::Sender<usize>,
+    },
+}
+
+/// A cheap, cloneable handle to a running [`Node`]. The node stops when every handle and the
+/// node itself are dropped.
+#[derive(Clone)]
+pub struct NodeHandle {
+    peer_id: PeerId,
+    address: Address,
+    commands: mpsc::Sender<Command>,
+    listen_addrs: SharedAddrs,
+    connected: Arc<RwLock<HashSet<PeerId>>>,
+}
+
+impl NodeHandle {
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// The addresses the node listens on (kept current as interfaces come and go).
+    pub fn listen_addrs(&self) -> Vec<Multiaddr> {
+        read(&self.listen_addrs).clone()
+    }
+
+    /// The live list behind [`NodeHandle::listen_addrs`], for readers that outlive a call.
+    pub fn shared_listen_addrs(&self) -> SharedAddrs {
+        Arc::clone(&self.listen_addrs)
+    }
+
+    /// Whether at least one connection to `peer` is open. Lock-free of the swarm task.
+    pub fn is_connected(&self, peer: &PeerId) -> bool {
+        read(&self.connected).contains(peer)
+    }
+
+    /// Makes sure a connection to `peer` is open, dialing `addrs` (plus any address learned by
+    /// mDNS) if needed, and waiting for LAN discovery when no address is known.
+    pub async fn connect(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        timeout: Duration,
+    ) -> Result<(), NodeError> {
+        if self.is_connected(&peer) {
+            return Ok(());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Connect { peer, addrs, reply })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NodeError::Stopped),
+            Err(_) => Err(NodeError::Timeout(peer)),
+        }
+    }
+
+    /// Open connections to `peer` (for tests and diagnostics).
+    pub async fn connection_count(&self, peer: PeerId) -> Result<usize, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::ConnectionCount { peer, reply })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+}
+
+/// The task that owns the swarm.
+struct NodeTask {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    listen_addrs: SharedAddrs,
+    connected: Arc<RwLock<HashSet<PeerId>>>,
+    /// Callers waiting for a dial in progress.
+    dial_waiters: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NodeError>>>>,
+    /// Callers waiting for mDNS to find a peer they have no address for.
+    awaiting_discovery: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NodeError>>>>,
+    /// Addresses learned on the LAN.
+    discovered: HashMap<PeerId, Vec<Multiaddr>>,
+    connection_counts: HashMap<PeerId, usize>,
+}
+
+impl NodeTask {
+    async fn run(mut self) {
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(command) => self.on_command(command),
+                    // Every handle is gone: nobody can use this node any more.
+                    None => break,
+                },
+                event = self.swarm.select_next_some() => self.on_event(event),
+            }
+        }
+        tracing::debug!("node stopped");
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Connect { peer, addrs, reply } => self.connect(peer, addrs, reply),
+            Command::ConnectionCount { peer, reply } => {
+                let _ = reply.send(self.connection_counts.get(&peer).copied().unwrap_or(0));
+            }
+        }
+    }
+
+    fn connect(
+        &mut self,
+        peer: PeerId,
+        mut addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    ) {
+        if self.swarm.is_connected(&peer) {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        if let Some(found) = self.discovered.get(&peer) {
+            addrs.extend(found.iter().cloned());
+        }
+        if addrs.is_empty() {
+            if self.swarm.behaviour().mdns.is_enabled() {
+                self.awaiting_discovery.entry(peer).or_default().push(reply);
+            } else {
+                let _ = reply.send(Err(NodeError::NoAddress(peer)));
+            }
+            return;
+        }
+        self.dial(peer, addrs, reply);
+    }
+
+    fn dial(
+        &mut self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    ) {
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        match self.swarm.dial(opts) {
+            // Already dialing: wait for that attempt.
+            Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {
+                self.dial_waiters.entry(peer).or_default().push(reply);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(NodeError::Dial {
+                    peer,
+                    reason: e.to_string(),
+                }));
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let mut addrs = write(&self.listen_addrs);
+                if !addrs.contains(&address) {
+                    addrs.push(address);
+                }
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                write(&self.listen_addrs).retain(|a| a != &address);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                self.connection_counts
+                    .insert(peer_id, num_established.get() as usize);
+                write(&self.connected).insert(peer_id);
+                let remote = match &endpoint {
+                    ConnectedPoint::Dialer { address, .. } => address,
+                    ConnectedPoint::Listener { send_back_addr, .. } => send_back_addr,
+                };
+                tracing::debug!(%peer_id, %remote, "connection established");
+                for waiter in self.dial_waiters.remove(&peer_id).unwrap_or_default() {
+                    let _ = waiter.send(Ok(()));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                tracing::debug!(%peer_id, ?cause, "connection closed");
+                if num_established == 0 {
+                    self.connection_counts.remove(&peer_id);
+                    write(&self.connected).remove(&peer_id);
+                } else {
+                    self.connection_counts
+                        .insert(peer_id, num_established as usize);
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "dial failed");
+                if !self.swarm.is_connected(&peer) {
+                    for waiter in self.dial_waiters.remove(&peer).unwrap_or_default() {
+                        let _ = waiter.send(Err(NodeError::Dial {
+                            peer,
+                            reason: error.to_string(),
+                        }));
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    tracing::debug!(%peer, %addr, "discovered on the LAN");
+                    let known = self.discovered.entry(peer).or_default();
+                    if !known.contains(&addr) {
+                        known.push(addr);
+                    }
+                }
+                let ready: Vec<PeerId> = self
+                    .awaiting_discovery
+                    .keys()
+                    .filter(|p| self.discovered.contains_key(p))
+                    .copied()
+                    .collect();
+                for peer in ready {
+                    let addrs = self.discovered.get(&peer).cloned().unwrap_or_default();
+                    for waiter in self.awaiting_discovery.remove(&peer).unwrap_or_default() {
+                        self.dial(peer, addrs.clone(), waiter);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Expired(gone))) => {
+                for (peer, addr) in gone {
+                    if let Some(known) = self.discovered.get_mut(&peer) {
+                        known.retain(|a| a != &addr);
+                        if known.is_empty() {
+                            self.discovered.remove(&peer);
+                        }
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                tracing::trace!(%peer_id, agent = %info.agent_version, "identified");
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Protocol names and wire limits shared by the server and the client.
+
+use std::time::Duration;
+
+use libp2p::StreamProtocol;
+
+/// The request protocol: one libp2p stream per request (WIRE.md §5).
+pub const AGENT_PROTOCOL: StreamProtocol = StreamProtocol::new("/agenthost/agent/1");
+
+/// Largest frame either side accepts unless configured otherwise (WIRE.md §5: 16 MiB).
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// How long a peer may take to send its request frame after opening a stream.
+/// A stream that says nothing is reset so it cannot pin a handler forever.
+pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bound on opening a stream: negotiation can stall on a congested or half-dead connection
+/// (libp2p-stream's `open_stream` was known to hang under load, rust-libp2p #6157).
+pub const OPEN_STREAM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The identify protocol version we announce.
+pub const IDENTIFY_PROTOCOL_VERSION: &str = "/agenthost/1.0.0";

@@ -1,0 +1,77 @@
+//! Argument parsing and dispatch to one module per subcommand. Exit codes scripts can rely on:
+//! 0 success, 1 the agent answered with an error, 2 usage or connection errors.
+
+mod bench;
+mod call;
+mod host;
+mod keys;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "agenthost", version, about = "Put an AI agent on the network")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or show the identity key.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Host the demo agent or any command as an agent.
+    Host(host::HostArgs),
+    /// Call an agent by its address.
+    Call(call::CallArgs),
+    /// Measure throughput and latency.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Exit code for usage and connection errors.
+pub const EXIT_USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Host(_) => "info",
+        _ => "warn",
+    };
+    init_logging(default_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Keys(cmd) => keys::run(cmd),
+            Command::Host(args) => host::run(args).await,
+            Command::Call(args) => call::run(args).await,
+            Command::Bench(cmd) => bench::run(cmd).await,
+        }
+    })
+}
+
+fn init_logging(default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Prints `error: …` with its causes and returns the usage exit code.
+pub fn fail(error: impl Into<anyhow::Error>) -> ExitCode {
+    eprintln!("error: {:#}", error.into());
+    ExitCode::from(EXIT_USAGE)
+}

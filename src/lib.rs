@@ -1,0 +1,27 @@
+//! agenthost: put an AI agent on the network.
+//!
+//! `agenthost::host(agent)` makes an agent a libp2p peer whose address is its ed25519 key; any
+//! peer that knows the address can call it with [`connect`]. This facade ties the crates
+//! together:
+//! - [`host`] and the [`Host`] builder (`host.rs`): key, listen addresses, worker limits, then
+//!   run until Ctrl-C;
+//! - [`connect`] (`connect.rs`): call an agent by its address;
+//! - re-exports of the pieces an author needs: [`Agent`], [`agent_fn`], [`Context`],
+//!   [`CommandAgent`] from `agenthost-node`, and keys and addresses from `agenthost-identity`.
+//!
+//! The `agenthost` binary (`src/main.rs`, `src/cli/`) is a thin CLI over this library.
+
+mod connect;
+mod host;
+
+pub use connect::{connect, connect_with};
+pub use host::{host, Host, RunningHost};
+
+pub use agenthost_identity as identity;
+pub use agenthost_identity::{Address, AgentKey, DEFAULT_KEY_FILE};
+pub use agenthost_node as node;
+pub use agenthost_node::{
+    agent_fn, agent_fn_with_context, Agent, AgentConnection, AgentError, AgentInfo, Caller, Client,
+    ClientError, CommandAgent, Context, DemoAgent, ErrorFrame, Frame, Input, Multiaddr, Output,
+    OutputFrame, PeerId, Reply, Request, Session,
+};

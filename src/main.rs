@@ -1,0 +1,7 @@
+//! The `agenthost` command line: a thin layer over the library (see `cli/`).
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
