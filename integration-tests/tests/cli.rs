@@ -149,3 +149,11 @@ fn host_without_an_agent_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--demo"));
 }
+
+#[test]
+fn call_without_an_address_finds_the_agent_on_the_lan_by_mdns() {
+    let host = HostProcess::start(&["--demo"]);
+    let out = agenthost(&["call", &host.address, "found you"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout(&out), "echo: found you\n");
+}

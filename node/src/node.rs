@@ -12,7 +12,9 @@ use agenthost_identity::{Address, AgentKey};
 use futures::StreamExt;
 use libp2p::{
     core::{transport::ListenerId, ConnectedPoint},
-    identify, mdns, noise,
+    identify, mdns,
+    multiaddr::Protocol,
+    noise,
     swarm::{
         dial_opts::{DialOpts, PeerCondition},
         DialError, SwarmEvent,
@@ -219,6 +221,23 @@ async fn bind_listeners(
                 }
             }
             _ => {}
+        }
+    }
+    // A wildcard listener reports one address per interface, not all at once: collect the
+    // ones that follow right away so the first report is complete.
+    let wildcard = listen.iter().any(|a| {
+        a.iter().any(|p| {
+            matches!(p, Protocol::Ip4(ip) if ip.is_unspecified())
+                || matches!(p, Protocol::Ip6(ip) if ip.is_unspecified())
+        })
+    });
+    if !wildcard {
+        return Ok(());
+    }
+    let settle = tokio::time::Instant::now() + Duration::from_millis(100);
+    while let Ok(event) = tokio::time::timeout_at(settle, swarm.select_next_some()).await {
+        if let SwarmEvent::NewListenAddr { address, .. } = event {
+            write(listen_addrs).push(address);
         }
     }
     Ok(())

@@ -36,8 +36,9 @@ pub const EXIT_USAGE: u8 = 2;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // libp2p's own info lines (peer id, mDNS interfaces) repeat what the banner says.
     let default_level = match cli.command {
-        Command::Host(_) => "info",
+        Command::Host(_) => "info,libp2p_swarm=warn,libp2p_mdns=warn",
         _ => "warn",
     };
     init_logging(default_level);
