@@ -157,3 +157,19 @@ fn call_without_an_address_finds_the_agent_on_the_lan_by_mdns() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(stdout(&out), "echo: found you\n");
 }
+
+#[test]
+fn call_timeout_gives_up_with_exit_code_2() {
+    let host = HostProcess::start(&["--no-mdns", "--", "sleep", "30"]);
+    let out = agenthost(&[
+        "call",
+        &host.address,
+        "hi",
+        "--addr",
+        &host.loopback_addr("tcp"),
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no answer within 1 s"));
+}

@@ -17,6 +17,7 @@ use crate::{
     node::{Node, NodeConfig, NodeError, NodeHandle},
     protocol::{DEFAULT_MAX_FRAME_BYTES, OPEN_STREAM_TIMEOUT},
     reply::Reply,
+    stream_handler::OpenStreamError,
 };
 
 /// How long to wait for a connection (dial, handshake, or LAN discovery).
@@ -184,18 +185,33 @@ impl AgentConnection {
     /// Opens a raw stream on the agent protocol (for tests of malformed input, and for callers
     /// that speak the frames themselves).
     pub async fn open_stream(&self) -> Result<Stream, ClientError> {
-        if !self.node.is_connected(&self.peer) {
-            self.node
-                .connect(self.peer, self.addrs.clone(), CONNECT_TIMEOUT)
-                .await?;
+        // The connection can close between the check and the open (idle timeout, agent
+        // restart): one fresh connection is worth a second try, more would hide a real outage.
+        for attempt in 0..2 {
+            if !self.node.is_connected(&self.peer) {
+                self.node
+                    .connect(self.peer, self.addrs.clone(), CONNECT_TIMEOUT)
+                    .await?;
+            }
+            let open = self.control.open_stream(self.peer);
+            match tokio::time::timeout(OPEN_STREAM_TIMEOUT, open).await {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(OpenStreamError::NotConnected(_) | OpenStreamError::Closed(_)))
+                    if attempt == 0 =>
+                {
+                    continue
+                }
+                Ok(Err(e)) => return Err(ClientError::OpenStream(e.to_string())),
+                Err(_) => {
+                    return Err(ClientError::OpenStream(format!(
+                        "timed out after {OPEN_STREAM_TIMEOUT:?}"
+                    )))
+                }
+            }
         }
-        match tokio::time::timeout(OPEN_STREAM_TIMEOUT, self.control.open_stream(self.peer)).await {
-            Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(e)) => Err(ClientError::OpenStream(e.to_string())),
-            Err(_) => Err(ClientError::OpenStream(format!(
-                "timed out after {OPEN_STREAM_TIMEOUT:?}"
-            ))),
-        }
+        Err(ClientError::OpenStream(
+            "the connection kept closing".into(),
+        ))
     }
 
     /// Open connections to the agent (one, when all is well).

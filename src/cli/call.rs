@@ -1,6 +1,6 @@
 //! `agenthost call <ADDRESS> <PROMPT>`: prints the result as it streams, or every frame as JSON.
 
-use std::{io::Write, path::PathBuf, process::ExitCode};
+use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
 use agenthost::{identity, AgentKey, Client, Frame, Multiaddr};
 use clap::Args;
@@ -20,9 +20,22 @@ pub struct CallArgs {
     /// Print every frame as one JSON object per line, the terminal frame last.
     #[arg(long)]
     json: bool,
+    /// Give up after this many seconds (connection and reply together); exit code 2.
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
 }
 
 pub async fn run(args: CallArgs) -> ExitCode {
+    match args.timeout {
+        None => call(args).await,
+        Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), call(args)).await {
+            Ok(code) => code,
+            Err(_) => super::fail(anyhow::anyhow!("no answer within {secs} s")),
+        },
+    }
+}
+
+async fn call(args: CallArgs) -> ExitCode {
     let key = match &args.key_file {
         Some(path) => match identity::load_key(path) {
             Ok(key) => key,
