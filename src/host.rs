@@ -1,17 +1,23 @@
 //! [`Host`]: the builder that puts an agent on the network, and [`host`], its one-call form.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use agenthost_identity::{load_or_create_key, AgentKey, DEFAULT_KEY_FILE};
+use agenthost_identity::{load_or_create_key, Address, AgentKey};
 use agenthost_node::{
-    serve, Agent, AgentService, Dispatcher, HostIdentity, Multiaddr, Node, NodeConfig, PeerId,
-    ServerConfig, WorkerLimits,
+    inputs::InputLimits,
+    llm::{LlmConfig, LlmJudge},
+    serve,
+    store::SessionStore,
+    trust::{Gatekeeper, PolicyJudge, RateLimit, Trust, TrustConfig},
+    Agent, AgentService, Dispatcher, DispatcherConfig, HostIdentity, Multiaddr, Node, NodeConfig,
+    PeerId, ServerConfig, WorkerLimits,
 };
 use anyhow::Context as _;
 use tokio::task::JoinHandle;
 
 /// Hosts `agent` with every default: the key in `.agenthost/keys/agent.key` (created on first
-/// run), TCP and QUIC on all interfaces, mDNS on. Runs until Ctrl-C or SIGTERM.
+/// run), TCP and QUIC on all interfaces, mDNS on, trust `careful`, results kept 24 h.
+/// Runs until Ctrl-C or SIGTERM.
 pub async fn host<A: Agent>(agent: A) -> anyhow::Result<()> {
     Host::new(agent).run().await
 }
@@ -21,37 +27,73 @@ enum KeySource {
     Key(AgentKey),
 }
 
-/// Every setting of a hosted agent: `Host::new(agent).workers(4).listen(addr).run().await`.
+/// Every setting of a hosted agent: `Host::new(agent).trust(Trust::Strict).workers(4).run()`.
 pub struct Host<A: Agent> {
     agent: A,
-    key: KeySource,
+    key: Option<KeySource>,
     listen: Option<Vec<Multiaddr>>,
     limits: WorkerLimits,
     mdns: bool,
     server: ServerConfig,
+    data_dir: PathBuf,
+    trust: Trust,
+    whitelist: Vec<Address>,
+    blacklist: Vec<Address>,
+    whitelist_file: Option<PathBuf>,
+    blacklist_file: Option<PathBuf>,
+    result_ttl: Duration,
+    input_limits: InputLimits,
+    rate_limit: Option<RateLimit>,
+    judge: Option<Arc<dyn PolicyJudge>>,
+    policy_cache_ttl: Duration,
 }
+
+/// Where everything an agent keeps lives, unless [`Host::data_dir`] says otherwise.
+pub const DEFAULT_DATA_DIR: &str = ".agenthost";
+
+/// How long results stay fetchable by default: 24 hours.
+pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl<A: Agent> Host<A> {
     pub fn new(agent: A) -> Self {
         Host {
             agent,
-            key: KeySource::File(DEFAULT_KEY_FILE.into()),
+            key: None,
             listen: None,
             limits: WorkerLimits::default(),
             mdns: true,
             server: ServerConfig::default(),
+            data_dir: DEFAULT_DATA_DIR.into(),
+            trust: Trust::Careful,
+            whitelist: Vec::new(),
+            blacklist: Vec::new(),
+            whitelist_file: None,
+            blacklist_file: None,
+            result_ttl: DEFAULT_RESULT_TTL,
+            input_limits: InputLimits::default(),
+            rate_limit: None,
+            judge: None,
+            policy_cache_ttl: Duration::from_secs(600),
         }
     }
 
-    /// The key file holding the agent's identity (created if missing).
+    /// The key file holding the agent's identity (created if missing); default
+    /// `<data_dir>/keys/agent.key`.
     pub fn key_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.key = KeySource::File(path.into());
+        self.key = Some(KeySource::File(path.into()));
         self
     }
 
     /// Uses this key instead of a key file.
     pub fn key(mut self, key: AgentKey) -> Self {
-        self.key = KeySource::Key(key);
+        self.key = Some(KeySource::Key(key));
+        self
+    }
+
+    /// The folder for the key, the session database, access lists and uploads
+    /// (default `.agenthost`).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = dir.into();
         self
     }
 
@@ -85,16 +127,125 @@ impl<A: Agent> Host<A> {
         self
     }
 
+    /// Who may call: `Trust::Open`, `Careful` (default), `Strict`, a `Policy` text, or `Custom`.
+    pub fn trust(mut self, trust: Trust) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// Always admits this caller (unless blacklisted). Adds to `<data_dir>/whitelist.txt`'s list.
+    pub fn whitelist(mut self, address: Address) -> Self {
+        self.whitelist.push(address);
+        self
+    }
+
+    /// Always refuses this caller. Adds to `<data_dir>/blacklist.txt`'s list.
+    pub fn blacklist(mut self, address: Address) -> Self {
+        self.blacklist.push(address);
+        self
+    }
+
+    /// Reads the whitelist from this file instead of `<data_dir>/whitelist.txt`.
+    pub fn whitelist_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.whitelist_file = Some(path.into());
+        self
+    }
+
+    /// Reads the blacklist from this file instead of `<data_dir>/blacklist.txt`.
+    pub fn blacklist_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.blacklist_file = Some(path.into());
+        self
+    }
+
+    /// How long results stay fetchable by session id (default 24 h).
+    pub fn result_ttl(mut self, ttl: Duration) -> Self {
+        self.result_ttl = ttl;
+        self
+    }
+
+    /// Largest attached file, in MB (default 10).
+    pub fn max_file_size_mb(mut self, mb: f64) -> Self {
+        self.input_limits = InputLimits::from_mb(mb, self.input_limits.max_files_per_request);
+        self
+    }
+
+    /// Most files (and most images) in one request (default 10).
+    pub fn max_files_per_request(mut self, count: usize) -> Self {
+        self.input_limits.max_files_per_request = count;
+        self
+    }
+
+    /// Per-caller rate limit for admitted callers (admins exempt); default none.
+    pub fn rate_limit(mut self, per_minute: u32, burst: u32) -> Self {
+        self.rate_limit = Some(RateLimit { per_minute, burst });
+        self
+    }
+
+    /// The judge of a `Trust::Policy`; default: the OpenAI-compatible LLM named by
+    /// `AGENTHOST_LLM_URL`, `AGENTHOST_LLM_MODEL` and `AGENTHOST_LLM_API_KEY`.
+    pub fn policy_judge(mut self, judge: Arc<dyn PolicyJudge>) -> Self {
+        self.judge = Some(judge);
+        self
+    }
+
+    /// How long a policy decision about one caller is reused (default 10 min).
+    pub fn policy_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.policy_cache_ttl = ttl;
+        self
+    }
+
     /// Starts the node and the server and returns once the agent is reachable.
     pub async fn start(self) -> anyhow::Result<RunningHost> {
+        let data_dir = self.data_dir;
         let (key, key_file, created) = match self.key {
-            KeySource::Key(key) => (key, None, false),
-            KeySource::File(path) => {
+            Some(KeySource::Key(key)) => (key, None, false),
+            source => {
+                let path = match source {
+                    Some(KeySource::File(path)) => path,
+                    _ => data_dir.join("keys").join("agent.key"),
+                };
                 let (key, created) = load_or_create_key(&path)
                     .with_context(|| format!("loading the agent key {}", path.display()))?;
                 (key, Some(path), created)
             }
         };
+
+        let judge = match (&self.trust, self.judge) {
+            (_, Some(judge)) => Some(judge),
+            (Trust::Policy(_), None) => match LlmConfig::from_env() {
+                Some(llm) => Some(Arc::new(
+                    LlmJudge::from_config(llm).context("configuring the policy's LLM")?,
+                ) as Arc<dyn PolicyJudge>),
+                None => {
+                    tracing::error!(
+                        "trust is a policy but no LLM is configured (AGENTHOST_LLM_URL): \
+                         every caller outside the lists will be refused"
+                    );
+                    None
+                }
+            },
+            _ => None,
+        };
+        let trust_name = self.trust.name().to_owned();
+        let mut trust = TrustConfig::new(self.trust, key.address()).with_data_dir(&data_dir);
+        trust.whitelist = self.whitelist;
+        trust.blacklist = self.blacklist;
+        if let Some(path) = self.whitelist_file {
+            trust.whitelist_file = Some(path);
+        }
+        if let Some(path) = self.blacklist_file {
+            trust.blacklist_file = Some(path);
+        }
+        trust.judge = judge;
+        trust.policy_cache_ttl = self.policy_cache_ttl;
+        trust.rate_limit = self.rate_limit;
+        let gatekeeper = Arc::new(Gatekeeper::new(trust).context("configuring trust")?);
+
+        let store_path = data_dir.join("sessions.db");
+        let store = SessionStore::open(&store_path, self.result_ttl)
+            .with_context(|| format!("opening the session store {}", store_path.display()))?;
+        let sweeper = store.spawn_sweeper(SWEEP_EVERY.min(self.result_ttl));
+
         let mut config = NodeConfig::new(key.clone());
         config.listen = self.listen.unwrap_or_else(NodeConfig::default_listen);
         config.mdns = self.mdns;
@@ -103,15 +254,20 @@ impl<A: Agent> Host<A> {
         let incoming = node
             .take_incoming()
             .context("the node was started without inbound streams")?;
-        let identity = HostIdentity {
-            address: key.address(),
-            peer_id: key.peer_id(),
-        };
         let dispatcher = Dispatcher::new(
             self.agent,
-            identity,
-            self.limits,
-            node.handle().shared_listen_addrs(),
+            DispatcherConfig {
+                identity: HostIdentity {
+                    address: key.address(),
+                    peer_id: key.peer_id(),
+                },
+                limits: self.limits,
+                listen_addrs: node.handle().shared_listen_addrs(),
+                gatekeeper,
+                store,
+                input_limits: self.input_limits,
+                data_dir: data_dir.clone(),
+            },
         );
         let name = dispatcher.info().name.clone();
         let service: Arc<dyn AgentService> = Arc::new(dispatcher);
@@ -122,9 +278,11 @@ impl<A: Agent> Host<A> {
             key_file,
             key_created: created,
             limits: self.limits,
+            trust: trust_name,
+            data_dir,
             node,
             service,
-            server,
+            tasks: vec![server, sweeper],
         })
     }
 
@@ -139,6 +297,9 @@ impl<A: Agent> Host<A> {
     }
 }
 
+/// How often expired results are swept (at most; a shorter TTL sweeps as often as it expires).
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 /// A hosted agent, reachable until [`RunningHost::shutdown`] or drop.
 pub struct RunningHost {
     name: String,
@@ -146,9 +307,12 @@ pub struct RunningHost {
     key_file: Option<PathBuf>,
     key_created: bool,
     limits: WorkerLimits,
+    trust: String,
+    data_dir: PathBuf,
     node: Node,
     service: Arc<dyn AgentService>,
-    server: JoinHandle<()>,
+    /// The stream server and the store sweeper, stopped on shutdown.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunningHost {
@@ -191,6 +355,8 @@ impl RunningHost {
         for addr in self.listen_addrs() {
             lines.push(format!("listen: {addr}"));
         }
+        lines.push(format!("trust: {}", self.trust));
+        lines.push(format!("data_dir: {}", self.data_dir.display()));
         lines.push(format!(
             "workers: {} (queue {})",
             self.limits.workers, self.limits.queue
@@ -201,8 +367,10 @@ impl RunningHost {
 
     /// Stops serving: no new streams are accepted and the node's connections close.
     pub async fn shutdown(self) {
-        self.server.abort();
-        let _ = self.server.await;
+        for task in self.tasks {
+            task.abort();
+            let _ = task.await;
+        }
         drop(self.node);
     }
 }

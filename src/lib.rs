@@ -15,11 +15,12 @@ mod connect;
 mod host;
 
 pub use connect::{connect, connect_with};
-pub use host::{host, Host, RunningHost};
+pub use host::{host, Host, RunningHost, DEFAULT_DATA_DIR, DEFAULT_RESULT_TTL};
 
 pub use agenthost_identity as identity;
 pub use agenthost_identity::{Address, AgentKey, DEFAULT_KEY_FILE};
 pub use agenthost_node as node;
+pub use agenthost_node::trust::{PolicyJudge, Trust, TrustPolicy};
 pub use agenthost_node::{
     agent_fn, agent_fn_with_context, Agent, AgentConnection, AgentError, AgentInfo, Caller, Client,
     ClientError, CommandAgent, Context, DemoAgent, ErrorFrame, Frame, Input, Multiaddr, Output,

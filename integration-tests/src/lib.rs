@@ -7,7 +7,7 @@ use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
-    sync::{mpsc, OnceLock},
+    sync::{mpsc, Arc, OnceLock},
     time::Duration,
 };
 
@@ -48,13 +48,17 @@ pub struct HostProcess {
     pub listen: Vec<String>,
     /// Stdout lines after the banner, as they come.
     pub lines: mpsc::Receiver<String>,
-    _dir: tempfile::TempDir,
+    pub dir: Arc<tempfile::TempDir>,
 }
 
 impl HostProcess {
     /// Runs `agenthost host <args>` in a fresh working directory and waits for its banner.
     pub fn start(args: &[&str]) -> HostProcess {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(Arc::new(tempfile::tempdir().expect("temp dir")), args)
+    }
+
+    /// Runs `agenthost host <args>` in `dir` (shared, so a restarted host finds its data).
+    pub fn start_in(dir: Arc<tempfile::TempDir>, args: &[&str]) -> HostProcess {
         let mut child = Command::new(agenthost_bin())
             .arg("host")
             .args(args)
@@ -78,7 +82,7 @@ impl HostProcess {
             peer_id: String::new(),
             listen: Vec::new(),
             lines: rx,
-            _dir: dir,
+            dir,
         };
         loop {
             let line = host
@@ -109,6 +113,13 @@ impl HostProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// SIGKILL: the host gets no chance to clean up, as in a crash.
+    pub fn kill_hard(mut self) -> Arc<tempfile::TempDir> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Arc::clone(&self.dir)
     }
 }
 

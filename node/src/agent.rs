@@ -6,7 +6,7 @@ use std::{fmt, future::Future, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{context::Context, frame::FileInput};
+use crate::{context::Context, inputs::SavedFile};
 
 /// An agent that can be hosted.
 ///
@@ -40,8 +40,8 @@ pub struct Input {
     pub prompt: String,
     /// Images as data URLs.
     pub images: Vec<String>,
-    /// Attached files as `{name, data}` data URLs.
-    pub files: Vec<FileInput>,
+    /// Attached files, decoded and saved under `<data_dir>/uploads/<session>/` with safe names.
+    pub files: Vec<SavedFile>,
 }
 
 impl Input {

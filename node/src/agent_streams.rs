@@ -1,4 +1,4 @@
-//! [`AgentStreams`]: the behaviour that carries `/agenthost/agent/1` request streams, and
+//! `AgentStreams`: the behaviour that carries `/agenthost/agent/1` request streams, and
 //! [`StreamControl`], the handle that opens them.
 //!
 //! Written instead of using `libp2p-stream` 0.5.0-alpha, whose inbound hand-off has room for one
@@ -22,7 +22,7 @@ use libp2p::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::stream_handler::{OpenStreamError, StreamHandler, StreamReply};
+use crate::stream_handler::{InboundStream, OpenStreamError, StreamHandler, StreamReply};
 
 /// Inbound streams waiting for the server's accept loop.
 pub const INBOUND_QUEUE: usize = 1024;
@@ -39,14 +39,14 @@ struct Link {
 }
 
 pub(crate) struct AgentStreams {
-    inbound: Option<mpsc::Sender<(PeerId, Stream)>>,
+    inbound: Option<mpsc::Sender<InboundStream>>,
     requests: mpsc::Receiver<OpenRequest>,
     links: HashMap<PeerId, Vec<Link>>,
     to_swarm: VecDeque<ToSwarm<Infallible, StreamReply>>,
 }
 
 /// Accepted inbound streams, in arrival order.
-pub type InboundStreams = mpsc::Receiver<(PeerId, Stream)>;
+pub type InboundStreams = mpsc::Receiver<InboundStream>;
 
 impl AgentStreams {
     /// The behaviour, its control, and (when `serve`) the queue of inbound streams.
@@ -73,8 +73,8 @@ impl AgentStreams {
         )
     }
 
-    fn handler(&self, peer: PeerId) -> StreamHandler {
-        StreamHandler::new(peer, self.inbound.clone())
+    fn handler(&self, peer: PeerId, remote: &Multiaddr) -> StreamHandler {
+        StreamHandler::new(peer, remote.clone(), self.inbound.clone())
     }
 
     fn route(&mut self, request: OpenRequest) {
@@ -106,21 +106,21 @@ impl NetworkBehaviour for AgentStreams {
         &mut self,
         _: ConnectionId,
         peer: PeerId,
-        _: &Multiaddr,
-        _: &Multiaddr,
+        _local: &Multiaddr,
+        remote: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(self.handler(peer))
+        Ok(self.handler(peer, remote))
     }
 
     fn handle_established_outbound_connection(
         &mut self,
         _: ConnectionId,
         peer: PeerId,
-        _: &Multiaddr,
+        remote: &Multiaddr,
         _: Endpoint,
         _: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(self.handler(peer))
+        Ok(self.handler(peer, remote))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {

@@ -1,52 +1,115 @@
-//! Who is calling: the identity a request arrived with.
+//! Who is calling: the identity a request arrived with, and how it arrived.
 
 use std::fmt;
 
 use agenthost_identity::Address;
 use libp2p::PeerId;
 
+use crate::trust::{CallerFacts, Transport};
+
 /// The caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The Noise-authenticated peer the request came from (None for in-process or HTTP callers).
+    /// The authenticated peer: the Noise-authenticated remote for P2P callers, or the signer of
+    /// a verified envelope.
     pub peer_id: Option<PeerId>,
-    /// The caller's address: the peer's key for P2P callers. `None` when anonymous, or when the
-    /// peer uses a key type other than ed25519 (other libp2p implementations may).
+    /// The caller's address. `None` when anonymous, or when a P2P peer uses a key type other
+    /// than ed25519 (other libp2p implementations may).
     pub address: Option<Address>,
-    /// Transport-level origin for logs (`/ip4/.../tcp/...` or an HTTP remote address).
+    /// The identity comes from a verified signed envelope.
+    pub signed: bool,
+    /// The peer that carried a signed request for its signer (a gateway), if any.
+    pub via: Option<PeerId>,
+    pub transport: Transport,
+    /// Transport-level origin for logs (a multiaddr or an HTTP remote address).
     pub remote: Option<String>,
 }
 
 impl Caller {
-    /// A caller authenticated by the libp2p connection.
-    pub fn peer(peer_id: PeerId, remote: Option<String>) -> Self {
+    /// A caller authenticated by its libp2p connection.
+    pub fn peer(peer_id: PeerId, relayed: bool, remote: Option<String>) -> Self {
         Caller {
             address: Address::from_peer_id(&peer_id).ok(),
             peer_id: Some(peer_id),
+            signed: false,
+            via: None,
+            transport: Transport::P2p { relayed },
             remote,
         }
     }
 
-    /// A caller with no identity (an unsigned in-process or HTTP request).
-    pub fn anonymous(remote: Option<String>) -> Self {
+    /// A caller with no identity (yet): an unsigned HTTP request, or a request made in-process.
+    pub fn anonymous(transport: Transport, remote: Option<String>) -> Self {
         Caller {
             peer_id: None,
             address: None,
+            signed: false,
+            via: None,
+            transport,
             remote,
+        }
+    }
+
+    /// The operator calling from inside the host's own process.
+    pub fn in_process() -> Self {
+        Caller::anonymous(Transport::InProcess, None)
+    }
+
+    /// The same request, now attributed to the verified signer of its envelope.
+    pub fn signed_by(self, signer: Address) -> Self {
+        Caller {
+            peer_id: Some(signer.to_peer_id()),
+            address: Some(signer),
+            signed: true,
+            via: self.peer_id.filter(|p| *p != signer.to_peer_id()),
+            transport: self.transport,
+            remote: self.remote,
         }
     }
 
     pub fn is_anonymous(&self) -> bool {
         self.peer_id.is_none() && self.address.is_none()
     }
+
+    /// The operator's own machine: in-process, or HTTP from loopback.
+    pub fn is_local(&self) -> bool {
+        matches!(
+            self.transport,
+            Transport::InProcess | Transport::Http { loopback: true }
+        )
+    }
+
+    /// The identity that owns the sessions this caller starts: the `0x` address, else the
+    /// PeerId, else `None` (anonymous).
+    pub fn owner(&self) -> Option<String> {
+        match (&self.address, &self.peer_id) {
+            (Some(address), _) => Some(address.to_string()),
+            (None, Some(peer)) => Some(peer.to_string()),
+            (None, None) => None,
+        }
+    }
+
+    /// What trust may know of this request (never its content).
+    pub fn facts(&self) -> CallerFacts {
+        CallerFacts {
+            address: self.address,
+            signed: self.signed,
+            transport: self.transport,
+            remote: self.remote.clone(),
+        }
+    }
 }
 
 impl fmt::Display for Caller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.address, &self.peer_id) {
-            (Some(address), _) => write!(f, "{}", address.short()),
-            (None, Some(peer)) => write!(f, "{peer}"),
-            (None, None) => f.write_str("anonymous"),
+            (Some(address), _) => write!(f, "{}", address.short())?,
+            (None, Some(peer)) => write!(f, "{peer}")?,
+            (None, None) => f.write_str("anonymous")?,
         }
+        if let Some(via) = &self.via {
+            write!(f, " via {via}")?;
+        }
+        Ok(())
     }
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     agent_streams::StreamControl,
     codec::{read_frame, write_frame},
-    frame::{ErrorCode, ErrorFrame, Frame, OutputFrame, Request},
+    frame::{ErrorCode, ErrorFrame, Frame, InputRequest, OutputFrame, Request},
     node::{Node, NodeConfig, NodeError, NodeHandle},
     protocol::{DEFAULT_MAX_FRAME_BYTES, OPEN_STREAM_TIMEOUT},
     reply::Reply,
@@ -145,6 +145,32 @@ impl AgentConnection {
     /// ERROR. Dropping the reply early cancels the run on the agent.
     pub async fn input_stream(&self, prompt: &str) -> Result<Reply, ClientError> {
         self.request(&Request::input(prompt)).await
+    }
+
+    /// Sends a full INPUT request (session to continue, attachments, detached).
+    pub async fn input_request(&self, input: InputRequest) -> Result<Reply, ClientError> {
+        self.request(&Request::Input(input)).await
+    }
+
+    /// One of the caller's sessions (the body of `GET /sessions/{id}`).
+    pub async fn session(&self, session_id: &str) -> Result<Value, ClientError> {
+        self.response(&Request::Session {
+            session_id: session_id.to_owned(),
+        })
+        .await
+    }
+
+    /// The caller's sessions, newest first (`{"sessions": [...]}`).
+    pub async fn sessions(&self) -> Result<Value, ClientError> {
+        self.response(&Request::Sessions { limit: None }).await
+    }
+
+    /// Cancels the caller's running turn of a session.
+    pub async fn cancel(&self, session_id: &str) -> Result<Value, ClientError> {
+        self.response(&Request::Cancel {
+            session_id: session_id.to_owned(),
+        })
+        .await
     }
 
     /// The agent's INFO body.

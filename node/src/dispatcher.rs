@@ -1,58 +1,37 @@
-//! The dispatcher: the agent's one door. It admits requests against the worker limits, runs each
-//! admitted INPUT on a fresh clone of the agent, and turns the run into reply frames; it answers
-//! INFO and HEALTH itself.
-//!
-//! Admission: at most `workers` runs at once and `queue` more waiting for a worker. A request
-//! beyond that gets an `overloaded` ERROR at once — it is never parked unread.
+//! The dispatcher: the agent's one door, whatever path a request took (P2P stream, gateway,
+//! in-process). It routes each request kind: INPUT through trust, limits, admission and a run on
+//! a fresh clone of the agent (`run.rs`); SESSION, SESSIONS and CANCEL against the session store
+//! (`session_requests.rs`); INFO and HEALTH answered here.
 
 use std::{
-    panic::AssertUnwindSafe,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, RwLock,
-    },
-    time::Instant,
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
 };
 
-use agenthost_identity::{
-    verify_envelope, Address, EnvelopeChecks, MemoryReplayLedger, SignedEnvelope,
-};
-use futures::FutureExt;
+use agenthost_identity::Address;
 use libp2p::{Multiaddr, PeerId};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    agent::{Agent, AgentInfo, Input},
+    admission::{WorkerLimits, WorkerPool},
+    agent::{Agent, AgentInfo},
     caller::Caller,
-    context::Context,
-    frame::{ErrorCode, ErrorFrame, FileInput, Frame, InputRequest, OutputFrame, Request},
+    frame::{Frame, Request},
+    inputs::InputLimits,
     reply::Reply,
+    run::run_input,
     service::AgentService,
-    session::Session,
+    session_requests,
+    store::{SessionStore, SqliteReplayLedger},
+    trust::{Gatekeeper, Trust, TrustConfig},
 };
 
 /// Frames buffered between a run and its caller before the agent waits for the caller.
-const REPLY_BUFFER_FRAMES: usize = 64;
-
-/// Limits on concurrent work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WorkerLimits {
-    /// Runs executing at once.
-    pub workers: usize,
-    /// Admitted runs waiting for a worker.
-    pub queue: usize,
-}
-
-impl Default for WorkerLimits {
-    fn default() -> Self {
-        WorkerLimits {
-            workers: 16,
-            queue: 128,
-        }
-    }
-}
+pub(crate) const REPLY_BUFFER_FRAMES: usize = 64;
 
 /// Addresses the node listens on, kept current by the node and read by INFO.
 pub type SharedAddrs = Arc<RwLock<Vec<Multiaddr>>>;
@@ -64,98 +43,146 @@ pub struct HostIdentity {
     pub peer_id: PeerId,
 }
 
+/// Everything a dispatcher needs besides the agent.
+pub struct DispatcherConfig {
+    pub identity: HostIdentity,
+    pub limits: WorkerLimits,
+    pub listen_addrs: SharedAddrs,
+    pub gatekeeper: Arc<Gatekeeper>,
+    pub store: SessionStore,
+    pub input_limits: InputLimits,
+    /// Where uploads go (`<data_dir>/uploads/<session>/`).
+    pub data_dir: PathBuf,
+}
+
+impl DispatcherConfig {
+    /// The defaults around one data folder: `careful` trust with the folder's list files, the
+    /// session store in `<data_dir>/sessions.db` keeping results 24 h, default worker and
+    /// input limits.
+    pub fn in_dir(
+        identity: HostIdentity,
+        data_dir: &Path,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let trust = TrustConfig::new(Trust::Careful, identity.address).with_data_dir(data_dir);
+        Ok(DispatcherConfig {
+            identity,
+            limits: WorkerLimits::default(),
+            listen_addrs: Arc::new(RwLock::new(Vec::new())),
+            gatekeeper: Arc::new(Gatekeeper::new(trust)?),
+            store: SessionStore::open(
+                &data_dir.join("sessions.db"),
+                Duration::from_secs(24 * 60 * 60),
+            )?,
+            input_limits: InputLimits::default(),
+            data_dir: data_dir.to_owned(),
+        })
+    }
+}
+
 /// Dispatches requests to clones of one agent.
 pub struct Dispatcher<A: Agent> {
-    inner: Arc<Inner<A>>,
+    shared: Arc<Shared<A>>,
 }
 
 impl<A: Agent> Clone for Dispatcher<A> {
     fn clone(&self) -> Self {
         Dispatcher {
-            inner: Arc::clone(&self.inner),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
 
-struct Inner<A> {
+/// State shared by the dispatcher and its runs.
+pub(crate) struct Shared<A> {
     /// The prototype every run clones.
-    agent: A,
-    info: AgentInfo,
-    identity: HostIdentity,
-    limits: WorkerLimits,
-    workers: Arc<Semaphore>,
-    /// Running plus queued runs.
-    admitted: AtomicUsize,
-    started: Instant,
-    listen_addrs: SharedAddrs,
-    replay_ledger: MemoryReplayLedger,
+    pub agent: A,
+    pub info: AgentInfo,
+    pub identity: HostIdentity,
+    pub pool: WorkerPool,
+    pub started: Instant,
+    pub listen_addrs: SharedAddrs,
+    pub gatekeeper: Arc<Gatekeeper>,
+    pub store: SessionStore,
+    pub ledger: SqliteReplayLedger,
+    pub input_limits: InputLimits,
+    pub data_dir: PathBuf,
+    /// Cancellation of each running turn, by session id (for CANCEL).
+    pub running: Mutex<HashMap<String, CancellationToken>>,
+}
+
+impl<A> Shared<A> {
+    pub fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl<A: Agent> Dispatcher<A> {
-    pub fn new(
-        agent: A,
-        identity: HostIdentity,
-        limits: WorkerLimits,
-        listen_addrs: SharedAddrs,
-    ) -> Self {
-        let limits = WorkerLimits {
-            workers: limits.workers.max(1),
-            queue: limits.queue,
-        };
+    pub fn new(agent: A, config: DispatcherConfig) -> Self {
         Dispatcher {
-            inner: Arc::new(Inner {
+            shared: Arc::new(Shared {
                 info: agent.info(),
                 agent,
-                identity,
-                limits,
-                workers: Arc::new(Semaphore::new(limits.workers)),
-                admitted: AtomicUsize::new(0),
+                identity: config.identity,
+                pool: WorkerPool::new(config.limits),
                 started: Instant::now(),
-                listen_addrs,
-                replay_ledger: MemoryReplayLedger::new(),
+                listen_addrs: config.listen_addrs,
+                gatekeeper: config.gatekeeper,
+                ledger: config.store.replay_ledger(),
+                store: config.store,
+                input_limits: config.input_limits,
+                data_dir: config.data_dir,
+                running: Mutex::new(HashMap::new()),
             }),
         }
     }
 
     pub fn info(&self) -> &AgentInfo {
-        &self.inner.info
+        &self.shared.info
     }
 
     /// Runs currently executing or queued.
     pub fn in_flight(&self) -> usize {
-        self.inner.admitted.load(Ordering::Acquire)
+        self.shared.pool.in_flight()
     }
 
     fn info_body(&self) -> Value {
-        let inner = &self.inner;
-        let listen: Vec<String> = inner
+        let shared = &self.shared;
+        let listen: Vec<String> = shared
             .listen_addrs
             .read()
             .map(|addrs| {
                 addrs
                     .iter()
-                    .map(|a| format!("{a}/p2p/{}", inner.identity.peer_id))
+                    .map(|a| format!("{a}/p2p/{}", shared.identity.peer_id))
                     .collect()
             })
             .unwrap_or_default();
+        let limits = shared.pool.limits();
+        let inputs = &shared.input_limits;
         let mut body = json!({
-            "name": inner.info.name,
-            "address": inner.identity.address.to_string(),
-            "peer_id": inner.identity.peer_id.to_string(),
-            "tools": inner.info.tools,
-            // Every P2P caller is Noise-authenticated and no list refuses anyone yet.
-            "trust": "open",
+            "name": shared.info.name,
+            "address": shared.identity.address.to_string(),
+            "peer_id": shared.identity.peer_id.to_string(),
+            "tools": shared.info.tools,
+            "trust": shared.gatekeeper.trust_name(),
             "version": env!("CARGO_PKG_VERSION"),
             "protocol": crate::protocol::AGENT_PROTOCOL.as_ref(),
-            "accepted_inputs": {"text": true, "images": true, "files": true},
-            "workers": inner.limits.workers,
-            "queue": inner.limits.queue,
+            "accepted_inputs": {
+                "text": true,
+                "images": true,
+                "files": {
+                    "max_file_size_mb": inputs.max_file_size_bytes as f64 / (1024.0 * 1024.0),
+                    "max_files_per_request": inputs.max_files_per_request,
+                },
+            },
+            "workers": limits.workers,
+            "queue": limits.queue,
             "listen_addrs": listen,
         });
-        if let Some(d) = &inner.info.description {
+        if let Some(d) = &shared.info.description {
             body["description"] = json!(d);
         }
-        if let Some(m) = &inner.info.model {
+        if let Some(m) = &shared.info.model {
             body["model"] = json!(m);
         }
         body
@@ -164,255 +191,60 @@ impl<A: Agent> Dispatcher<A> {
     fn health_body(&self) -> Value {
         json!({
             "status": "healthy",
-            "agent": self.inner.info.name,
-            "uptime": self.inner.started.elapsed().as_secs(),
+            "agent": self.shared.info.name,
+            "uptime": self.shared.started.elapsed().as_secs(),
         })
     }
 
-    fn start_input(&self, request: InputRequest, caller: Caller) -> Reply {
-        let (input, session, caller) = match self.prepare_input(request, caller) {
-            Ok(parts) => parts,
-            Err(err) => return Reply::single(Frame::Error(err)),
-        };
-        let Some(admission) = Admission::try_new(&self.inner) else {
-            let limits = self.inner.limits;
-            tracing::warn!(%caller, workers = limits.workers, queue = limits.queue, "overloaded");
-            return Reply::single(Frame::Error(
-                ErrorFrame::new(
-                    ErrorCode::Overloaded,
-                    format!(
-                        "overloaded: {} workers busy and {} queued; retry later",
-                        limits.workers, limits.queue
-                    ),
-                )
-                .with_retry_after(1),
-            ));
-        };
-        let (tx, rx) = mpsc::channel(REPLY_BUFFER_FRAMES);
+    /// Answers a request whose reply is one frame computed asynchronously.
+    fn spawn_single<F>(&self, work: F) -> Reply
+    where
+        F: std::future::Future<Output = Frame> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(1);
         let cancel = CancellationToken::new();
-        let run = Run {
-            inner: Arc::clone(&self.inner),
-            input,
-            session,
-            caller,
-            tx,
-            cancel: cancel.clone(),
-        };
-        tokio::spawn(run.execute(admission));
+        tokio::spawn(async move {
+            let _ = tx.send(work.await).await;
+        });
         Reply::new(rx, cancel)
-    }
-
-    /// Reads the request's fields from its plain form or its signed envelope.
-    fn prepare_input(
-        &self,
-        request: InputRequest,
-        caller: Caller,
-    ) -> Result<(Input, Session, Caller), ErrorFrame> {
-        let (fields, caller) = match (&request.payload, &request.signature) {
-            (Some(_), _) | (None, Some(_)) => self.verify_signed(&request, caller)?,
-            (None, None) => (request, caller),
-        };
-        let prompt = fields
-            .prompt
-            .ok_or_else(|| ErrorFrame::new(ErrorCode::BadRequest, "missing prompt"))?;
-        let session = Session::resume(fields.session.as_ref())
-            .map_err(|e| ErrorFrame::new(ErrorCode::BadRequest, e))?;
-        let input = Input {
-            prompt,
-            images: fields.images,
-            files: fields.files,
-        };
-        Ok((input, session, caller))
-    }
-
-    /// Checks a signed envelope (WIRE.md §2.3). The signer becomes the caller and the peer that
-    /// carried it (a gateway) is kept as `via`. Fields inside the signed payload win over the
-    /// unsigned copies beside it.
-    fn verify_signed(
-        &self,
-        request: &InputRequest,
-        caller: Caller,
-    ) -> Result<(InputRequest, Caller), ErrorFrame> {
-        let unauthorized = |m: &str| ErrorFrame::new(ErrorCode::Unauthorized, m);
-        let envelope = SignedEnvelope {
-            payload: request
-                .payload
-                .clone()
-                .ok_or_else(|| unauthorized("missing payload"))?,
-            from: request
-                .from
-                .clone()
-                .ok_or_else(|| unauthorized("missing from"))?,
-            signature: request
-                .signature
-                .clone()
-                .ok_or_else(|| unauthorized("missing signature"))?,
-        };
-        let no_blacklist = |_: &Address| false;
-        let checks = EnvelopeChecks::new(self.inner.identity.address, &self.inner.replay_ledger);
-        let checks = EnvelopeChecks {
-            is_blacklisted: &no_blacklist,
-            ..checks
-        };
-        let signer = verify_envelope(&envelope, &checks).map_err(|e| {
-            let code = match e.status() {
-                403 => ErrorCode::Forbidden,
-                401 => ErrorCode::Unauthorized,
-                _ => ErrorCode::Internal,
-            };
-            ErrorFrame::new(code, e.to_string())
-        })?;
-        let payload = &envelope.payload;
-        let signed_or = |key: &str, unsigned: Option<Value>| payload.get(key).cloned().or(unsigned);
-        let prompt = match payload.get("prompt") {
-            Some(Value::String(p)) => Some(p.clone()),
-            Some(_) => {
-                return Err(ErrorFrame::new(
-                    ErrorCode::BadRequest,
-                    "payload.prompt must be a string",
-                ))
-            }
-            None => request.prompt.clone(),
-        };
-        let images: Vec<String> = parse_field(signed_or("images", to_value(&request.images)))?;
-        let files: Vec<FileInput> = parse_field(signed_or("files", to_value(&request.files)))?;
-        let fields = InputRequest {
-            prompt,
-            session: signed_or("session", request.session.clone()),
-            images,
-            files,
-            ..InputRequest::default()
-        };
-        let signer_caller = Caller {
-            peer_id: Some(signer.address.to_peer_id()),
-            address: Some(signer.address),
-            remote: caller.remote.clone(),
-        };
-        if caller.peer_id != signer_caller.peer_id {
-            tracing::debug!(signer = %signer.address.short(), via = %caller, "signed request forwarded");
-        }
-        Ok((fields, signer_caller))
-    }
-}
-
-fn to_value<T: serde::Serialize>(v: &[T]) -> Option<Value> {
-    (!v.is_empty()).then(|| serde_json::to_value(v).unwrap_or(Value::Null))
-}
-
-fn parse_field<T: serde::de::DeserializeOwned + Default>(
-    value: Option<Value>,
-) -> Result<T, ErrorFrame> {
-    match value {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(v) => serde_json::from_value(v)
-            .map_err(|e| ErrorFrame::new(ErrorCode::BadRequest, format!("invalid field: {e}"))),
     }
 }
 
 impl<A: Agent> AgentService for Dispatcher<A> {
     fn call(&self, request: Request, caller: Caller) -> Reply {
         match request {
-            Request::Input(input) => self.start_input(input, caller),
+            Request::Input(input) => {
+                let (tx, rx) = mpsc::channel(REPLY_BUFFER_FRAMES);
+                let reply_gone = CancellationToken::new();
+                tokio::spawn(run_input(
+                    Arc::clone(&self.shared),
+                    input,
+                    caller,
+                    tx,
+                    reply_gone.clone(),
+                ));
+                Reply::new(rx, reply_gone)
+            }
             Request::Info {} => Reply::single(Frame::Response(self.info_body())),
             Request::Health {} => Reply::single(Frame::Response(self.health_body())),
-        }
-    }
-}
-
-/// A slot among the admitted runs, released on drop whatever way the run ends.
-struct Admission<A> {
-    inner: Arc<Inner<A>>,
-}
-
-impl<A> Admission<A> {
-    fn try_new(inner: &Arc<Inner<A>>) -> Option<Self> {
-        let capacity = inner.limits.workers + inner.limits.queue;
-        inner
-            .admitted
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < capacity).then_some(n + 1)
-            })
-            .ok()?;
-        Some(Admission {
-            inner: Arc::clone(inner),
-        })
-    }
-}
-
-impl<A> Drop for Admission<A> {
-    fn drop(&mut self) {
-        self.inner.admitted.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// One admitted INPUT on its way through a worker.
-struct Run<A> {
-    inner: Arc<Inner<A>>,
-    input: Input,
-    session: Session,
-    caller: Caller,
-    tx: mpsc::Sender<Frame>,
-    cancel: CancellationToken,
-}
-
-impl<A: Agent> Run<A> {
-    async fn execute(self, admission: Admission<A>) {
-        let Run {
-            inner,
-            input,
-            mut session,
-            caller,
-            tx,
-            cancel,
-        } = self;
-        let permit = tokio::select! {
-            permit = Arc::clone(&inner.workers).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return, // semaphore closed: the host is shutting down
-            },
-            _ = cancel.cancelled() => {
-                tracing::debug!(%caller, "cancelled while queued");
-                return;
-            }
-        };
-        let started = Instant::now();
-        let session_id = session.session_id.clone();
-        let prompt = input.prompt.clone();
-        let cx = Context::new(caller.clone(), session.clone(), tx.clone(), cancel.clone());
-        // The fresh copy: whatever this run does to its agent dies with the run.
-        let mut agent = inner.agent.clone();
-        let run = AssertUnwindSafe(agent.input(input, &cx)).catch_unwind();
-        let outcome = tokio::select! {
-            outcome = run => outcome,
-            _ = cancel.cancelled() => {
-                tracing::info!(%caller, session = %session_id, "run cancelled: caller went away");
-                return;
-            }
-        };
-        let duration_ms = started.elapsed().as_millis() as u64;
-        let terminal = match outcome {
-            Ok(Ok(output)) => {
-                session.record_turn(&prompt, &output.result, cx.take_trace());
-                tracing::debug!(%caller, session = %session_id, duration_ms, "run done");
-                Frame::Output(OutputFrame {
-                    result: output.result,
-                    session_id,
-                    duration_ms,
-                    session: session.to_json(),
+            Request::Session { session_id } => {
+                let shared = Arc::clone(&self.shared);
+                self.spawn_single(async move {
+                    session_requests::session(&shared, &session_id, &caller).await
                 })
             }
-            Ok(Err(e)) => {
-                tracing::warn!(%caller, session = %session_id, error = %e, "agent failed");
-                Frame::Error(ErrorFrame::new(ErrorCode::AgentError, e.to_string()))
+            Request::Sessions { limit } => {
+                let shared = Arc::clone(&self.shared);
+                self.spawn_single(async move {
+                    session_requests::sessions(&shared, limit, &caller).await
+                })
             }
-            Err(_) => {
-                tracing::error!(%caller, session = %session_id, "agent panicked");
-                Frame::Error(ErrorFrame::new(ErrorCode::AgentError, "the agent panicked"))
+            Request::Cancel { session_id } => {
+                let shared = Arc::clone(&self.shared);
+                self.spawn_single(async move {
+                    session_requests::cancel(&shared, &session_id, &caller).await
+                })
             }
-        };
-        // Free the worker before waiting on a possibly slow reader.
-        drop(permit);
-        drop(admission);
-        let _ = tx.send(terminal).await;
+        }
     }
 }

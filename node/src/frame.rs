@@ -15,6 +15,15 @@ pub enum Request {
     Info {},
     /// Liveness, answered with the body of `GET /health`.
     Health {},
+    /// One session record (the body of `GET /sessions/{id}`); only its owner sees it.
+    Session { session_id: String },
+    /// The caller's own sessions, newest first (the body of `GET /sessions`).
+    Sessions {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+    },
+    /// Cancels the caller's running turn of a session.
+    Cancel { session_id: String },
 }
 
 impl Request {
@@ -46,6 +55,9 @@ impl Request {
             Request::Input(_) => "INPUT",
             Request::Info {} => "INFO",
             Request::Health {} => "HEALTH",
+            Request::Session { .. } => "SESSION",
+            Request::Sessions { .. } => "SESSIONS",
+            Request::Cancel { .. } => "CANCEL",
         }
     }
 }
@@ -65,6 +77,9 @@ pub struct InputRequest {
     /// Files as `{name, data}` with data URLs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileInput>,
+    /// Keep running when the caller disconnects; the result is fetched later by session id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub detached: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,6 +246,12 @@ pub enum ErrorCode {
     Unauthorized,
     /// Refused by blacklist or trust (HTTP 403).
     Forbidden,
+    /// Unknown, expired or someone else's session (HTTP 404).
+    NotFound,
+    /// The session is running another turn (HTTP 409).
+    Busy,
+    /// Too many requests from this caller (HTTP 429 with Retry-After).
+    RateLimited,
     /// Workers and queue full (HTTP 503 with Retry-After).
     Overloaded,
     /// The agent returned an error or failed (HTTP 500).
@@ -250,6 +271,9 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Busy => "busy",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::AgentError => "agent_error",
             ErrorCode::Cancelled => "cancelled",
@@ -264,6 +288,9 @@ impl ErrorCode {
             "too_large" => ErrorCode::TooLarge,
             "unauthorized" => ErrorCode::Unauthorized,
             "forbidden" => ErrorCode::Forbidden,
+            "not_found" => ErrorCode::NotFound,
+            "busy" => ErrorCode::Busy,
+            "rate_limited" => ErrorCode::RateLimited,
             "overloaded" => ErrorCode::Overloaded,
             "agent_error" => ErrorCode::AgentError,
             "cancelled" => ErrorCode::Cancelled,

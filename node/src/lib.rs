@@ -4,9 +4,14 @@
 //! - [`codec`] reads and writes frames: a varint length prefix and JSON (WIRE.md §5);
 //! - [`frame`] is what the frames say: the caller's [`Request`] and the reply [`Frame`]s;
 //! - [`server`] accepts `/agenthost/agent/1` streams and answers each through an
-//!   [`AgentService`] ([`service`]);
-//! - [`dispatcher`] is that service for a hosted agent: admission against the worker limits,
-//!   a fresh clone of the agent per run, the run turned into frames ([`reply`]);
+//!   [`AgentService`] ([`service`]), the caller identified as a [`Caller`] ([`caller`]);
+//! - [`dispatcher`] is that service for a hosted agent, the agent's one door. For an INPUT
+//!   (`run`): the signed envelope if any (`signed_request`), [`trust`] (levels, lists, policy
+//!   judged by an [`llm`], rate limits), [`inputs`] (attachment limits and safe uploads),
+//!   [`admission`] against the worker limits, the session record in the [`store`] (SQLite with a
+//!   moka cache; also the replay ledger), then a fresh clone of the agent runs and its result is
+//!   stored before it is sent ([`reply`]). SESSION, SESSIONS and CANCEL read the store
+//!   (`session_requests`);
 //! - [`agent`] is the API an author implements ([`Agent`], [`agent_fn`]) and [`context`] what a
 //!   run sees ([`Context`]: caller, [`session`] history, streaming, cancellation).
 //!
@@ -15,6 +20,7 @@
 //! [`NodeHandle`]; [`client`] dials agents by address and sends them requests;
 //! [`command_agent`] hosts any executable; [`demo`] is the built-in echo agent.
 
+pub mod admission;
 pub mod agent;
 pub mod agent_streams;
 mod behaviour;
@@ -26,14 +32,22 @@ pub mod context;
 pub mod demo;
 pub mod dispatcher;
 pub mod frame;
+pub mod inputs;
+pub mod llm;
 pub mod node;
 pub mod protocol;
 pub mod reply;
+mod run;
 pub mod server;
 pub mod service;
 pub mod session;
+mod session_requests;
+mod signed_request;
+pub mod store;
 mod stream_handler;
+pub mod trust;
 
+pub use admission::WorkerLimits;
 pub use agent::{
     agent_fn, agent_fn_with_context, Agent, AgentError, AgentInfo, FnAgent, Input, Output,
 };
@@ -43,13 +57,13 @@ pub use client::{AgentConnection, Client, ClientError};
 pub use command_agent::CommandAgent;
 pub use context::Context;
 pub use demo::DemoAgent;
-pub use dispatcher::{Dispatcher, HostIdentity, SharedAddrs, WorkerLimits};
+pub use dispatcher::{Dispatcher, DispatcherConfig, HostIdentity, SharedAddrs};
 pub use frame::{ErrorCode, ErrorFrame, FileInput, Frame, InputRequest, OutputFrame, Request};
 pub use node::{Node, NodeConfig, NodeError, NodeHandle};
 pub use reply::Reply;
 pub use server::{serve, ServerConfig};
 pub use service::AgentService;
 pub use session::{Message, Session};
-pub use stream_handler::OpenStreamError;
+pub use stream_handler::{InboundStream, OpenStreamError};
 
 pub use libp2p::{Multiaddr, PeerId};

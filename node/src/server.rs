@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use futures::{io::ReadHalf, AsyncReadExt, AsyncWriteExt};
-use libp2p::{PeerId, Stream};
+use libp2p::Stream;
 use tokio::{sync::Semaphore, task::JoinHandle};
 
 use crate::{
@@ -18,6 +18,7 @@ use crate::{
     frame::{ErrorCode, ErrorFrame, Frame, Request},
     protocol::{DEFAULT_MAX_FRAME_BYTES, REQUEST_READ_TIMEOUT},
     service::AgentService,
+    stream_handler::InboundStream,
 };
 
 /// Limits of the stream server.
@@ -49,18 +50,18 @@ pub fn serve(
     let slots = Arc::new(Semaphore::new(config.max_streams));
     tokio::spawn(async move {
         // This loop only hands streams off, so the inbound queue drains as fast as streams come.
-        while let Some((peer, stream)) = incoming.recv().await {
+        while let Some(inbound) = incoming.recv().await {
             match Arc::clone(&slots).try_acquire_owned() {
                 Ok(slot) => {
                     let service = Arc::clone(&service);
                     tokio::spawn(async move {
-                        handle_stream(peer, stream, service.as_ref(), config).await;
+                        handle_stream(inbound, service.as_ref(), config).await;
                         drop(slot);
                     });
                 }
                 Err(_) => {
-                    tracing::warn!(%peer, "too many open streams; refusing one");
-                    tokio::spawn(refuse_overloaded(stream));
+                    tracing::warn!(peer = %inbound.peer, "too many open streams; refusing one");
+                    tokio::spawn(refuse_overloaded(inbound.stream));
                 }
             }
         }
@@ -82,11 +83,16 @@ pub(crate) async fn refuse_overloaded(mut stream: Stream) {
 
 /// Serves one request stream to its end.
 pub async fn handle_stream(
-    peer: PeerId,
-    stream: Stream,
+    inbound: InboundStream,
     service: &dyn AgentService,
     config: ServerConfig,
 ) {
+    let InboundStream {
+        peer,
+        stream,
+        remote,
+        relayed,
+    } = inbound;
     let (mut reader, mut writer) = stream.split();
     let request = match read_request(&mut reader, config.max_frame_bytes).await {
         Ok(request) => request,
@@ -100,7 +106,10 @@ pub async fn handle_stream(
         Err(None) => return,
     };
     tracing::debug!(%peer, kind = request.kind(), "request");
-    let mut reply = service.call(request, Caller::peer(peer, None));
+    let mut reply = service.call(
+        request,
+        Caller::peer(peer, relayed, Some(remote.to_string())),
+    );
     let mut caller_gone = Box::pin(wait_for_close(reader));
     loop {
         tokio::select! {

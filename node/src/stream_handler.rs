@@ -20,7 +20,7 @@ use libp2p::{
         },
         ConnectionHandler, ConnectionHandlerEvent, Stream, StreamUpgradeError, SubstreamProtocol,
     },
-    PeerId,
+    Multiaddr, PeerId,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -46,16 +46,36 @@ pub enum OpenStreamError {
     Stopped,
 }
 
+/// An accepted request stream and where it came from.
+pub struct InboundStream {
+    pub peer: PeerId,
+    pub stream: Stream,
+    /// The remote address of the connection it arrived on.
+    pub remote: Multiaddr,
+    /// Whether that connection goes through a relay.
+    pub relayed: bool,
+}
+
 pub(crate) struct StreamHandler {
-    remote: PeerId,
+    peer: PeerId,
+    remote: Multiaddr,
+    relayed: bool,
     /// `None` on nodes that only call: their inbound streams are reset at once.
-    inbound: Option<mpsc::Sender<(PeerId, Stream)>>,
+    inbound: Option<mpsc::Sender<InboundStream>>,
     opens: VecDeque<StreamReply>,
 }
 
 impl StreamHandler {
-    pub fn new(remote: PeerId, inbound: Option<mpsc::Sender<(PeerId, Stream)>>) -> Self {
+    pub fn new(
+        peer: PeerId,
+        remote: Multiaddr,
+        inbound: Option<mpsc::Sender<InboundStream>>,
+    ) -> Self {
         StreamHandler {
+            peer,
+            relayed: remote
+                .iter()
+                .any(|p| matches!(p, libp2p::multiaddr::Protocol::P2pCircuit)),
             remote,
             inbound,
             opens: VecDeque::new(),
@@ -64,14 +84,20 @@ impl StreamHandler {
 
     fn on_inbound(&mut self, stream: Stream) {
         let Some(inbound) = &self.inbound else {
-            tracing::debug!(peer = %self.remote, "agent stream to a node that serves none; reset");
+            tracing::debug!(peer = %self.peer, "agent stream to a node that serves none; reset");
             return;
         };
-        match inbound.try_send((self.remote, stream)) {
+        let accepted = InboundStream {
+            peer: self.peer,
+            stream,
+            remote: self.remote.clone(),
+            relayed: self.relayed,
+        };
+        match inbound.try_send(accepted) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full((peer, stream))) => {
-                tracing::warn!(%peer, "inbound stream queue full; answering overloaded");
-                tokio::spawn(crate::server::refuse_overloaded(stream));
+            Err(mpsc::error::TrySendError::Full(refused)) => {
+                tracing::warn!(peer = %refused.peer, "inbound stream queue full; answering overloaded");
+                tokio::spawn(crate::server::refuse_overloaded(refused.stream));
             }
             // The server stopped: dropping resets the stream.
             Err(mpsc::error::TrySendError::Closed(_)) => {}

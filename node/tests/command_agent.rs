@@ -1,14 +1,11 @@
 //! CommandAgent through the public path: a Dispatcher hosting it, called like any service.
 
-use std::{
-    sync::{Arc, RwLock},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use agenthost_identity::AgentKey;
 use agenthost_node::{
-    AgentService, Caller, CommandAgent, Dispatcher, ErrorFrame, Frame, HostIdentity, OutputFrame,
-    Reply, Request, WorkerLimits,
+    AgentService, Caller, CommandAgent, Dispatcher, DispatcherConfig, ErrorFrame, Frame,
+    HostIdentity, OutputFrame, Reply, Request,
 };
 use serde_json::Value;
 
@@ -18,12 +15,10 @@ fn dispatcher(agent: CommandAgent) -> Dispatcher<CommandAgent> {
         address: key.address(),
         peer_id: key.peer_id(),
     };
-    Dispatcher::new(
-        agent,
-        identity,
-        WorkerLimits::default(),
-        Arc::new(RwLock::new(vec![])),
-    )
+    // The store and uploads live as long as the test process.
+    let dir = Box::leak(Box::new(tempfile::tempdir().expect("temp dir")));
+    let config = DispatcherConfig::in_dir(identity, dir.path()).expect("dispatcher config");
+    Dispatcher::new(agent, config)
 }
 
 fn sh(script: &str) -> CommandAgent {
@@ -35,7 +30,7 @@ fn python(code: &str) -> CommandAgent {
 }
 
 fn call(agent: CommandAgent, prompt: &str) -> Reply {
-    dispatcher(agent).call(Request::input(prompt), Caller::anonymous(None))
+    dispatcher(agent).call(Request::input(prompt), Caller::in_process())
 }
 
 /// Every frame of the reply, the terminal one last.
@@ -187,7 +182,7 @@ print(len(req["session"]["messages"]), req["session"]["turn"])
     );
     let service = dispatcher(agent);
     let first = service
-        .call(Request::input("one"), Caller::anonymous(None))
+        .call(Request::input("one"), Caller::in_process())
         .output()
         .await
         .unwrap();
@@ -198,7 +193,7 @@ print(len(req["session"]["messages"]), req["session"]["turn"])
         ..Default::default()
     };
     let second = service
-        .call(Request::Input(again), Caller::anonymous(None))
+        .call(Request::Input(again), Caller::in_process())
         .output()
         .await
         .unwrap();

@@ -25,6 +25,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         warmup: usize,
     },
+    /// INPUT and SESSION latency on a fresh session store, then again after filling it.
+    Store {
+        /// Results stored between the two measurements.
+        #[arg(long, default_value_t = 100_000)]
+        fill: usize,
+        /// Measured calls per phase and kind.
+        #[arg(long, default_value_t = 2_000)]
+        samples: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -34,13 +43,16 @@ pub enum Transport {
 }
 
 pub async fn run(command: BenchCommand) -> ExitCode {
-    let BenchCommand::P2p {
-        requests,
-        concurrency,
-        transport,
-        warmup,
-    } = command;
-    match bench_p2p(requests, concurrency.max(1), transport, warmup).await {
+    let result = match command {
+        BenchCommand::P2p {
+            requests,
+            concurrency,
+            transport,
+            warmup,
+        } => bench_p2p(requests, concurrency.max(1), transport, warmup).await,
+        BenchCommand::Store { fill, samples } => bench_store(fill, samples.max(1)).await,
+    };
+    match result {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
@@ -117,4 +129,99 @@ async fn bench_p2p(
     drop(client);
     host.shutdown().await;
     Ok(result)
+}
+
+/// Median of a sample, in microseconds.
+fn median_us(samples: &mut [Duration]) -> u64 {
+    samples.sort_unstable();
+    samples[samples.len() / 2].as_micros() as u64
+}
+
+async fn bench_store(fill: usize, samples: usize) -> anyhow::Result<serde_json::Value> {
+    let dir = tempfile::tempdir()?;
+    let echo = agent_fn("echo", |input: Input| async move { Ok(input.prompt) });
+    let host = Host::new(echo)
+        .key(AgentKey::generate())
+        .data_dir(dir.path())
+        .listen("/ip4/127.0.0.1/tcp/0".parse()?)
+        .workers(64)
+        .queue(1024)
+        .mdns(false)
+        .start()
+        .await?;
+    let mut config = agenthost::node::NodeConfig::new(AgentKey::generate());
+    config.mdns = false;
+    let client = Client::start(config).await?;
+    let connection = client
+        .connect(&host.address().to_string(), host.listen_addrs())
+        .await?;
+
+    // The caller's own sessions, looked up in both phases.
+    let mut own = Vec::with_capacity(samples);
+    let measure = |own: Vec<String>| {
+        let connection = connection.clone();
+        async move {
+            let mut inputs = Vec::with_capacity(samples);
+            let mut ids = own;
+            for i in 0..samples {
+                let t = Instant::now();
+                let out = connection.input(&format!("sample {i}")).await?;
+                inputs.push(t.elapsed());
+                ids.push(out.session_id);
+            }
+            let mut lookups = Vec::with_capacity(samples);
+            for id in ids
+                .iter()
+                .step_by((ids.len() / samples).max(1))
+                .take(samples)
+            {
+                let t = Instant::now();
+                let record = connection.session(id).await?;
+                lookups.push(t.elapsed());
+                anyhow::ensure!(record["status"] == "done", "lookup of {id}: {record}");
+            }
+            anyhow::Ok((median_us(&mut inputs), median_us(&mut lookups), ids))
+        }
+    };
+    for _ in 0..200 {
+        connection.input("warm").await?;
+    }
+    let (fresh_input, fresh_lookup, ids) = measure(std::mem::take(&mut own)).await?;
+
+    // Fill through the in-process door: the same dispatcher and store, no network hop.
+    let service = host.service();
+    let started = Instant::now();
+    let mut pending = futures::stream::FuturesUnordered::new();
+    use futures::StreamExt;
+    for i in 0..fill {
+        let reply = service.call(
+            agenthost::Request::input(format!("filler {i}")),
+            agenthost::Caller::in_process(),
+        );
+        pending.push(reply.output());
+        if pending.len() >= 256 {
+            if let Some(done) = pending.next().await {
+                done.map_err(|e| anyhow::anyhow!("filling: {e}"))?;
+            }
+        }
+    }
+    while let Some(done) = pending.next().await {
+        done.map_err(|e| anyhow::anyhow!("filling: {e}"))?;
+    }
+    let fill_secs = started.elapsed().as_secs_f64();
+
+    let (full_input, full_lookup, _) = measure(ids).await?;
+    drop(connection);
+    drop(client);
+    host.shutdown().await;
+    let ratio = |a: u64, b: u64| ((a as f64 / b.max(1) as f64) * 100.0).round() / 100.0;
+    Ok(serde_json::json!({
+        "bench": "store",
+        "filled": fill,
+        "fill_per_s": (fill as f64 / fill_secs).round(),
+        "samples": samples,
+        "fresh": {"input_p50_us": fresh_input, "session_p50_us": fresh_lookup},
+        "filled_store": {"input_p50_us": full_input, "session_p50_us": full_lookup},
+        "ratio": {"input": ratio(full_input, fresh_input), "session": ratio(full_lookup, fresh_lookup)},
+    }))
 }

@@ -2,27 +2,30 @@
 
 use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
-use agenthost::{identity, AgentKey, Client, Frame, Multiaddr};
+use agenthost::{node::InputRequest, Frame};
 use clap::Args;
+use serde_json::Value;
+
+use super::target::Target;
 
 #[derive(Args)]
 pub struct CallArgs {
-    /// The agent's address (`0x…`) or PeerId.
-    address: String,
+    #[command(flatten)]
+    target: Target,
     prompt: String,
-    /// A multiaddr where the agent listens (repeatable); without one, the agent is looked up
-    /// on the LAN.
-    #[arg(long = "addr", value_name = "MULTIADDR")]
-    addr: Vec<Multiaddr>,
-    /// Call with this identity; default: a fresh ephemeral one.
-    #[arg(long)]
-    key_file: Option<PathBuf>,
     /// Print every frame as one JSON object per line, the terminal frame last.
     #[arg(long)]
     json: bool,
     /// Give up after this many seconds (connection and reply together); exit code 2.
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<u64>,
+    /// Continue the conversation saved in FILE (if it exists) and save the new session there.
+    #[arg(long, value_name = "FILE")]
+    session: Option<PathBuf>,
+    /// Start the run detached: print its session id and return at once; fetch the result later
+    /// with `agenthost session` (needs --key-file: the session belongs to the caller's key).
+    #[arg(long, requires = "key_file")]
+    detach: bool,
 }
 
 pub async fn run(args: CallArgs) -> ExitCode {
@@ -36,22 +39,21 @@ pub async fn run(args: CallArgs) -> ExitCode {
 }
 
 async fn call(args: CallArgs) -> ExitCode {
-    let key = match &args.key_file {
-        Some(path) => match identity::load_key(path) {
-            Ok(key) => key,
-            Err(e) => return super::fail(e),
-        },
-        None => AgentKey::generate(),
-    };
-    let client = match Client::with_key(key).await {
-        Ok(client) => client,
+    let session = match args.session.as_deref().map(read_session).transpose() {
+        Ok(session) => session.flatten(),
         Err(e) => return super::fail(e),
     };
-    let connection = match client.connect(&args.address, args.addr.clone()).await {
+    let connection = match args.target.connect().await {
         Ok(connection) => connection,
         Err(e) => return super::fail(e),
     };
-    let mut reply = match connection.input_stream(&args.prompt).await {
+    let request = InputRequest {
+        prompt: Some(args.prompt.clone()),
+        session,
+        detached: args.detach,
+        ..InputRequest::default()
+    };
+    let mut reply = match connection.input_request(request).await {
         Ok(reply) => reply,
         Err(e) => return super::fail(e),
     };
@@ -63,20 +65,29 @@ async fn call(args: CallArgs) -> ExitCode {
             let _ = out.flush();
         }
         match frame {
+            Frame::Event(event) if args.detach && event["type"] == "detached" => {
+                if !args.json {
+                    let _ = writeln!(out, "{}", event["session_id"].as_str().unwrap_or(""));
+                }
+                return ExitCode::SUCCESS;
+            }
             Frame::Stream { content } if !args.json => {
                 streamed = true;
                 let _ = write!(out, "{content}");
                 let _ = out.flush();
             }
-            Frame::Event(event) if !args.json => {
-                eprintln!("[{}]", serde_json::Value::Object(event))
-            }
+            Frame::Event(event) if !args.json => eprintln!("[{}]", Value::Object(event)),
             Frame::Output(output) => {
                 if !args.json {
                     if !streamed {
                         let _ = write!(out, "{}", output.result);
                     }
                     let _ = writeln!(out);
+                }
+                if let Some(path) = &args.session {
+                    if let Err(e) = write_session(path, &output.session) {
+                        return super::fail(e);
+                    }
                 }
                 return ExitCode::SUCCESS;
             }
@@ -95,4 +106,23 @@ async fn call(args: CallArgs) -> ExitCode {
         }
     }
     ExitCode::from(1)
+}
+
+/// The saved session object, or `None` when the file does not exist yet (a first turn).
+fn read_session(path: &std::path::Path) -> anyhow::Result<Option<Value>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow::anyhow!("{} is not a session object: {e}", path.display())
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+    }
+}
+
+/// Saves the session atomically: a crash mid-write must not lose the conversation.
+fn write_session(path: &std::path::Path, session: &Value) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(session)?)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("saving {}: {e}", path.display()))
 }

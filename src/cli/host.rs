@@ -2,14 +2,38 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use agenthost::{CommandAgent, DemoAgent, Host, Multiaddr, DEFAULT_KEY_FILE};
+use agenthost::{CommandAgent, DemoAgent, Host, Multiaddr, Trust, DEFAULT_DATA_DIR};
 use clap::Args;
 
 #[derive(Args)]
 pub struct HostArgs {
-    /// The agent's key file (created on first run).
-    #[arg(long, default_value = DEFAULT_KEY_FILE)]
-    key_file: PathBuf,
+    /// The agent's key file (created on first run). Default: <data-dir>/keys/agent.key.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Folder for the key, session database, access lists and uploads.
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// Who may call: open, careful, strict, a policy text, or a policy file.
+    #[arg(long, default_value = "careful", value_parser = parse_trust)]
+    trust: Trust,
+    /// Whitelist file (one address per line). Default: <data-dir>/whitelist.txt.
+    #[arg(long, value_name = "FILE")]
+    whitelist: Option<PathBuf>,
+    /// Blacklist file (one address per line). Default: <data-dir>/blacklist.txt.
+    #[arg(long, value_name = "FILE")]
+    blacklist: Option<PathBuf>,
+    /// How long results stay fetchable by session id.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    result_ttl: u64,
+    /// Largest attached file, in MB.
+    #[arg(long, value_name = "MB", default_value_t = 10.0)]
+    max_file_size: f64,
+    /// Most files (and most images) per request.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    max_files_per_request: usize,
+    /// Requests per minute allowed to each caller (admins exempt); burst of the same size.
+    #[arg(long, value_name = "PER_MINUTE")]
+    rate_limit: Option<u32>,
     /// Listen multiaddr (repeatable). Default: TCP and QUIC on every interface, any port.
     #[arg(long = "listen", value_name = "MULTIADDR")]
     listen: Vec<Multiaddr>,
@@ -51,14 +75,34 @@ pub async fn run(args: HostArgs) -> ExitCode {
     }
 }
 
+fn parse_trust(s: &str) -> Result<Trust, String> {
+    Trust::parse(s).map_err(|e| e.to_string())
+}
+
 fn configure<A: agenthost::Agent>(host: Host<A>, args: &HostArgs) -> Host<A> {
     let mut host = host
-        .key_file(&args.key_file)
+        .data_dir(&args.data_dir)
+        .trust(args.trust.clone())
+        .result_ttl(std::time::Duration::from_secs(args.result_ttl))
+        .max_file_size_mb(args.max_file_size)
+        .max_files_per_request(args.max_files_per_request)
         .workers(args.workers)
         .queue(args.queue)
         .mdns(!args.no_mdns);
     for addr in &args.listen {
         host = host.listen(addr.clone());
+    }
+    if let Some(path) = &args.key_file {
+        host = host.key_file(path);
+    }
+    if let Some(path) = &args.whitelist {
+        host = host.whitelist_file(path);
+    }
+    if let Some(path) = &args.blacklist {
+        host = host.blacklist_file(path);
+    }
+    if let Some(per_minute) = args.rate_limit {
+        host = host.rate_limit(per_minute, per_minute.max(1));
     }
     host
 }

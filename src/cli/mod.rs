@@ -5,6 +5,8 @@ mod bench;
 mod call;
 mod host;
 mod keys;
+mod sessions;
+mod target;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,12 @@ enum Command {
     Host(host::HostArgs),
     /// Call an agent by its address.
     Call(call::CallArgs),
+    /// Show one of your sessions on an agent (JSON).
+    Session(sessions::SessionArgs),
+    /// List your sessions on an agent, newest first (JSON).
+    Sessions(sessions::SessionsArgs),
+    /// Cancel your running turn of a session (JSON).
+    Cancel(sessions::SessionArgs),
     /// Measure throughput and latency.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -57,6 +65,9 @@ pub fn main() -> ExitCode {
             Command::Keys(cmd) => keys::run(cmd),
             Command::Host(args) => host::run(args).await,
             Command::Call(args) => call::run(args).await,
+            Command::Session(args) => sessions::session(args).await,
+            Command::Sessions(args) => sessions::sessions(args).await,
+            Command::Cancel(args) => sessions::cancel(args).await,
             Command::Bench(cmd) => bench::run(cmd).await,
         }
     })

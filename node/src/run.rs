@@ -1,0 +1,335 @@
+//! One INPUT from request to terminal frame: identity (signed envelope), trust, input limits,
+//! admission, the session record, uploads, a worker, the run on a fresh clone of the agent, and
+//! the result stored before it is sent (so a caller that saw OUTPUT can always fetch it again).
+
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
+
+use futures::FutureExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    agent::{Agent, Input},
+    caller::Caller,
+    context::Context,
+    dispatcher::Shared,
+    frame::{ErrorCode, ErrorFrame, Frame, InputRequest, OutputFrame},
+    inputs::{self, InputError},
+    session::Session,
+    signed_request::{is_signed, verify_signed_input},
+    store::{BeginError, SessionStatus},
+    trust::{Refusal, RefusalKind},
+};
+
+/// Runs one INPUT, sending its frames to `tx`. `reply_gone` fires when the caller drops the
+/// reply; it cancels the run unless the run is detached.
+pub(crate) async fn run_input<A: Agent>(
+    shared: Arc<Shared<A>>,
+    request: InputRequest,
+    caller: Caller,
+    tx: mpsc::Sender<Frame>,
+    reply_gone: CancellationToken,
+) {
+    let turn = match admit(&shared, request, caller).await {
+        Ok(turn) => turn,
+        Err(error) => {
+            let _ = tx.send(Frame::Error(error)).await;
+            return;
+        }
+    };
+    // A detached run outlives its caller: only CANCEL (or shutdown) stops it.
+    let cancel = if turn.detached {
+        CancellationToken::new()
+    } else {
+        reply_gone
+    };
+    shared
+        .running()
+        .insert(turn.session.session_id.clone(), cancel.clone());
+    if turn.detached {
+        // Tells the caller the run is accepted and under which id to fetch it; it may go now.
+        let accepted =
+            serde_json::json!({"type": "detached", "session_id": turn.session.session_id});
+        if let serde_json::Value::Object(event) = accepted {
+            let _ = tx.send(Frame::Event(event)).await;
+        }
+    }
+    let terminal = execute(&shared, turn, &tx, &cancel).await;
+    if let Some(frame) = terminal {
+        let _ = tx.send(frame).await;
+    }
+}
+
+/// An INPUT that passed every check and holds a running session record.
+struct Turn {
+    caller: Caller,
+    input: Input,
+    session: Session,
+    detached: bool,
+    admission: crate::admission::Admission,
+}
+
+/// Everything that may refuse a request, cheapest and most telling first. Nothing is decoded or
+/// written before the request is known to be acceptable.
+async fn admit<A: Agent>(
+    shared: &Shared<A>,
+    request: InputRequest,
+    caller: Caller,
+) -> Result<Turn, ErrorFrame> {
+    let (request, caller) = if is_signed(&request) {
+        let gatekeeper = &shared.gatekeeper;
+        let blacklisted = |a: &agenthost_identity::Address| gatekeeper.is_blacklisted(a);
+        verify_signed_input(
+            request,
+            caller,
+            shared.identity.address,
+            &shared.ledger,
+            &blacklisted,
+            // WIRE.md §2.3: strict agents only accept requests addressed to them.
+            gatekeeper.trust_name() == "strict",
+        )?
+    } else {
+        (request, caller)
+    };
+    shared
+        .gatekeeper
+        .check(&caller.facts())
+        .await
+        .map_err(|refusal| refusal_frame(&caller, refusal))?;
+
+    let prompt = request
+        .prompt
+        .ok_or_else(|| ErrorFrame::new(ErrorCode::BadRequest, "missing prompt"))?;
+    let session = Session::resume(request.session.as_ref())
+        .map_err(|e| ErrorFrame::new(ErrorCode::BadRequest, e))?;
+    inputs::check_limits(&request.images, &request.files, &shared.input_limits)
+        .and_then(|()| inputs::validate_images(&request.images, &shared.input_limits))
+        .map_err(input_error)?;
+
+    let Some(admission) = shared.pool.try_admit() else {
+        let limits = shared.pool.limits();
+        tracing::warn!(%caller, workers = limits.workers, queue = limits.queue, "overloaded");
+        return Err(ErrorFrame::new(
+            ErrorCode::Overloaded,
+            format!(
+                "overloaded: {} workers busy and {} queued; retry later",
+                limits.workers, limits.queue
+            ),
+        )
+        .with_retry_after(1));
+    };
+
+    let owner = caller.owner();
+    shared
+        .store
+        .begin(&session.session_id, owner.as_deref(), &prompt)
+        .await
+        .map_err(|e| match e {
+            BeginError::Busy => ErrorFrame::new(
+                ErrorCode::Busy,
+                format!("session {} is busy with another turn", session.session_id),
+            ),
+            BeginError::Foreign => ErrorFrame::new(
+                ErrorCode::NotFound,
+                format!("unknown session {}", session.session_id),
+            ),
+            BeginError::Store(e) => {
+                tracing::error!(error = %e, "session store unavailable");
+                ErrorFrame::new(ErrorCode::Internal, "session store unavailable")
+            }
+        })?;
+
+    let files = if request.files.is_empty() {
+        Vec::new()
+    } else {
+        let saved = async {
+            let dir = inputs::upload_dir(&shared.data_dir, &session.session_id)?;
+            inputs::save_files(&request.files, &dir, &shared.input_limits).await
+        };
+        match saved.await {
+            Ok(files) => files,
+            Err(e) => {
+                let frame = input_error(e);
+                record_end(
+                    shared,
+                    &session.session_id,
+                    SessionStatus::Failed,
+                    None,
+                    Some(&frame.message),
+                    None,
+                    0,
+                )
+                .await;
+                return Err(frame);
+            }
+        }
+    };
+    Ok(Turn {
+        input: Input {
+            prompt,
+            images: request.images,
+            files,
+        },
+        session,
+        detached: request.detached,
+        caller,
+        admission,
+    })
+}
+
+/// Waits for a worker, runs the agent, records the outcome. Returns the terminal frame, or
+/// `None` when the caller is gone and nobody is left to tell.
+async fn execute<A: Agent>(
+    shared: &Shared<A>,
+    turn: Turn,
+    tx: &mpsc::Sender<Frame>,
+    cancel: &CancellationToken,
+) -> Option<Frame> {
+    let Turn {
+        caller,
+        input,
+        mut session,
+        detached,
+        admission,
+    } = turn;
+    let session_id = session.session_id.clone();
+    let prompt = input.prompt.clone();
+    let started = Instant::now();
+
+    let permit = tokio::select! {
+        permit = admission.worker() => permit,
+        _ = cancel.cancelled() => None,
+    };
+    let outcome = match permit {
+        None => None,
+        Some(_permit) => {
+            let cx = Context::new(caller.clone(), session.clone(), tx.clone(), cancel.clone());
+            // The fresh copy: whatever this run does to its agent dies with the run.
+            let mut agent = shared.agent.clone();
+            let run = AssertUnwindSafe(agent.input(input, &cx)).catch_unwind();
+            tokio::select! {
+                outcome = run => Some((outcome, cx.take_trace())),
+                _ = cancel.cancelled() => None,
+            }
+        }
+    };
+    let duration_ms = started.elapsed().as_millis() as u64;
+    shared.running().remove(&session_id);
+    drop(admission);
+
+    let terminal = match outcome {
+        None => {
+            tracing::info!(%caller, session = %session_id, detached, "run cancelled");
+            record_end(
+                shared,
+                &session_id,
+                SessionStatus::Cancelled,
+                None,
+                Some("cancelled"),
+                None,
+                duration_ms,
+            )
+            .await;
+            return Some(Frame::Error(ErrorFrame::new(
+                ErrorCode::Cancelled,
+                "cancelled",
+            )));
+        }
+        Some((Ok(Ok(output)), trace)) => {
+            session.record_turn(&prompt, &output.result, trace);
+            let session_json = session.to_json();
+            tracing::debug!(%caller, session = %session_id, duration_ms, "run done");
+            record_end(
+                shared,
+                &session_id,
+                SessionStatus::Done,
+                Some(&output.result),
+                None,
+                Some(&session_json),
+                duration_ms,
+            )
+            .await;
+            Frame::Output(OutputFrame {
+                result: output.result,
+                session_id,
+                duration_ms,
+                session: session_json,
+            })
+        }
+        Some((Ok(Err(e)), _)) => {
+            let message = e.to_string();
+            tracing::warn!(%caller, session = %session_id, error = %message, "agent failed");
+            record_end(
+                shared,
+                &session_id,
+                SessionStatus::Failed,
+                None,
+                Some(&message),
+                None,
+                duration_ms,
+            )
+            .await;
+            Frame::Error(ErrorFrame::new(ErrorCode::AgentError, message))
+        }
+        Some((Err(_), _)) => {
+            tracing::error!(%caller, session = %session_id, "agent panicked");
+            let message = "the agent panicked";
+            record_end(
+                shared,
+                &session_id,
+                SessionStatus::Failed,
+                None,
+                Some(message),
+                None,
+                duration_ms,
+            )
+            .await;
+            Frame::Error(ErrorFrame::new(ErrorCode::AgentError, message))
+        }
+    };
+    Some(terminal)
+}
+
+/// Stores how a turn ended. A store failure is logged loudly but does not hide the result from a
+/// caller who is still listening.
+#[allow(clippy::too_many_arguments)]
+async fn record_end<A>(
+    shared: &Shared<A>,
+    session_id: &str,
+    status: SessionStatus,
+    result: Option<&str>,
+    error: Option<&str>,
+    session: Option<&serde_json::Value>,
+    duration_ms: u64,
+) {
+    if let Err(e) = shared
+        .store
+        .finish(session_id, status, result, error, session, duration_ms)
+        .await
+    {
+        tracing::error!(session = %session_id, error = %e, "could not store the result");
+    }
+}
+
+fn refusal_frame(caller: &Caller, refusal: Refusal) -> ErrorFrame {
+    let code = match refusal.kind {
+        RefusalKind::Unauthorized => ErrorCode::Unauthorized,
+        RefusalKind::Forbidden => ErrorCode::Forbidden,
+        RefusalKind::RateLimited => ErrorCode::RateLimited,
+    };
+    tracing::info!(%caller, reason = %refusal, "refused");
+    let frame = ErrorFrame::new(code, refusal.to_string());
+    match refusal.retry_after_secs {
+        Some(secs) => frame.with_retry_after(secs),
+        None => frame,
+    }
+}
+
+fn input_error(e: InputError) -> ErrorFrame {
+    let code = match e.status() {
+        413 => ErrorCode::TooLarge,
+        400 => ErrorCode::BadRequest,
+        _ => ErrorCode::Internal,
+    };
+    ErrorFrame::new(code, e.to_string())
+}

@@ -1,0 +1,92 @@
+//! Signed INPUT requests (WIRE.md §2): the envelope's checks, and the request fields read from
+//! its payload. The signer becomes the caller; the peer that carried it is kept as `via`.
+
+use agenthost_identity::{verify_envelope, Address, EnvelopeChecks, ReplayLedger, SignedEnvelope};
+use serde_json::Value;
+
+use crate::{
+    caller::Caller,
+    frame::{ErrorCode, ErrorFrame, InputRequest},
+};
+
+/// Whether an INPUT carries a signed envelope at all.
+pub(crate) fn is_signed(request: &InputRequest) -> bool {
+    request.payload.is_some() || request.signature.is_some() || request.from.is_some()
+}
+
+/// Verifies the envelope of `request` and returns its fields (the signed copies win over any
+/// unsigned ones beside the payload) with the caller attributed to the signer.
+pub(crate) fn verify_signed_input(
+    request: InputRequest,
+    caller: Caller,
+    agent: Address,
+    ledger: &dyn ReplayLedger,
+    is_blacklisted: &(dyn Fn(&Address) -> bool + Sync),
+    require_to: bool,
+) -> Result<(InputRequest, Caller), ErrorFrame> {
+    let unauthorized =
+        |m: &str| ErrorFrame::new(ErrorCode::Unauthorized, format!("unauthorized: {m}"));
+    let envelope = SignedEnvelope {
+        payload: request
+            .payload
+            .clone()
+            .ok_or_else(|| unauthorized("missing payload"))?,
+        from: request
+            .from
+            .clone()
+            .ok_or_else(|| unauthorized("missing from"))?,
+        signature: request
+            .signature
+            .clone()
+            .ok_or_else(|| unauthorized("missing signature"))?,
+    };
+    let checks = EnvelopeChecks::new(agent, ledger)
+        .with_blacklist(is_blacklisted)
+        .with_require_to(require_to);
+    let signer = verify_envelope(&envelope, &checks).map_err(|e| {
+        let code = match e.status() {
+            403 => ErrorCode::Forbidden,
+            401 => ErrorCode::Unauthorized,
+            _ => ErrorCode::Internal,
+        };
+        ErrorFrame::new(code, e.to_string())
+    })?;
+    let fields = signed_fields(&envelope.payload, request)?;
+    Ok((fields, caller.signed_by(signer.address)))
+}
+
+fn signed_fields(payload: &Value, unsigned: InputRequest) -> Result<InputRequest, ErrorFrame> {
+    let bad = |m: String| ErrorFrame::new(ErrorCode::BadRequest, m);
+    let field = |key: &str| payload.get(key).filter(|v| !v.is_null());
+    let prompt = match field("prompt") {
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => return Err(bad("payload.prompt must be a string".into())),
+        None => unsigned.prompt,
+    };
+    let images = match field("images") {
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| bad(format!("payload.images must be a list of data URLs: {e}")))?,
+        None => unsigned.images,
+    };
+    let files = match field("files") {
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+            bad(format!(
+                "payload.files must be a list of {{name, data}}: {e}"
+            ))
+        })?,
+        None => unsigned.files,
+    };
+    let detached = match field("detached") {
+        Some(Value::Bool(d)) => *d,
+        Some(_) => return Err(bad("payload.detached must be a boolean".into())),
+        None => unsigned.detached,
+    };
+    Ok(InputRequest {
+        prompt,
+        session: field("session").cloned().or(unsigned.session),
+        images,
+        files,
+        detached,
+        ..InputRequest::default()
+    })
+}

@@ -1,0 +1,467 @@
+//! The durable session store: results of agent runs and the replay ledger, in one SQLite
+//! database under `.agenthost/` (DESIGN.md "Storage"), with a moka cache in front.
+//!
+//! Layout:
+//! - `store.rs` (this file): [`SessionStore`], the public face: open, begin/finish a turn,
+//!   get/list, sweeping, integrity check.
+//! - `store/record.rs`: [`SessionStatus`] and [`SessionRecord`] (and its wire JSON).
+//! - `store/error.rs`: [`StoreError`] and [`BeginError`].
+//! - `store/sql.rs`: the schema, every SQL statement, connection setup (WAL,
+//!   `synchronous=NORMAL`), row decoding; a unit test checks every statement uses an index.
+//! - `store/writer.rs`: the single writer thread and its group commit.
+//! - `store/checkpoint.rs`: the thread that copies the WAL into the database file, so no
+//!   write waits for a checkpoint.
+//! - `store/reader.rs`: the pool of read-only connections used on cache misses and listing.
+//! - `store/cache.rs`: the moka cache of recent records and its consistency rule.
+//! - `store/replay.rs`: [`SqliteReplayLedger`], `agenthost_identity::ReplayLedger` on the
+//!   same database.
+//!
+//! How it stays fast as records accumulate: every write goes to one writer thread that
+//! commits whatever is queued in one transaction (one WAL append for many writes); reads go
+//! to the cache first (the writer puts every record it commits there) and otherwise to a
+//! read-only connection, which WAL lets read during a commit; every statement reaches its
+//! rows through an index, and expired records are deleted in small batches by the sweeper.
+//!
+//! How it stays correct across a crash: a write is acknowledged only after its transaction
+//! is committed to the WAL file, which survives the process being killed (with
+//! `synchronous=NORMAL` only a power loss can lose the last commits). At open, records left
+//! `running` by the previous process are marked `interrupted`. This assumes one process
+//! opens a given database at a time; a second process opening it would mark the first
+//! one's running turns interrupted.
+
+mod cache;
+mod checkpoint;
+mod error;
+mod reader;
+mod record;
+mod replay;
+mod sql;
+mod writer;
+
+pub use error::{BeginError, StoreError};
+pub use record::{SessionRecord, SessionStatus, UnknownStatus};
+pub use replay::{SqliteReplayLedger, LEDGER_TIMEOUT};
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, OptionalExtension};
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use crate::store::cache::RecordCache;
+use crate::store::reader::{ReadPool, READERS};
+use crate::store::sql::RawRecord;
+use crate::store::writer::{Job, NewSession};
+
+/// Rows deleted per sweeping transaction, so a large sweep never holds up other writes.
+const SWEEP_BATCH: usize = 1000;
+
+/// How long a blocking call ([`SessionStore::sweep_expired`]) waits for the writer.
+const SWEEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Consecutive failed sweeps after which the sweeper's warnings say it keeps failing.
+const SWEEP_FAILURES_LOUD: u32 = 3;
+
+/// Unix time in seconds.
+pub(crate) fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The session store. Cheap to clone (all clones share one database, writer and cache);
+/// `Send + Sync`. The writer thread stops, after committing what is queued, when the last
+/// clone (including any [`SqliteReplayLedger`]) is dropped.
+#[derive(Clone)]
+pub struct SessionStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    ttl: Duration,
+    jobs: Option<Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    /// Dropping it stops the checkpointer.
+    checkpoint_stop: Option<SyncSender<()>>,
+    checkpointer: Option<JoinHandle<()>>,
+    readers: Arc<ReadPool>,
+    cache: RecordCache,
+    /// `open_in_memory`: the database is a temporary file removed on drop.
+    temporary: bool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer commit what is queued and stop.
+        drop(self.jobs.take());
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                warn!(path = %self.path.display(), "session store writer thread panicked");
+            }
+        }
+        drop(self.checkpoint_stop.take());
+        if let Some(checkpointer) = self.checkpointer.take() {
+            if checkpointer.join().is_err() {
+                warn!(path = %self.path.display(), "session store checkpoint thread panicked");
+            }
+        }
+        self.readers.close();
+        if self.temporary {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = self.path.clone().into_os_string();
+                name.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(name));
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for SessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionStore")
+            .field("path", &self.inner.path)
+            .field("result_ttl", &self.inner.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionStore {
+    /// Opens (creating if needed) the database at `path` and its parent directory. Finished
+    /// records stay readable for `result_ttl` after their last change. Records left
+    /// `running` by a previous process are marked `interrupted`.
+    pub fn open(path: &Path, result_ttl: Duration) -> Result<SessionStore, StoreError> {
+        SessionStore::open_at(path.to_path_buf(), result_ttl, false)
+    }
+
+    /// A store on a fresh temporary file, removed when the store is dropped. For tests.
+    pub fn open_in_memory(result_ttl: Duration) -> Result<SessionStore, StoreError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "agenthost-store-{}-{nanos}-{}.sqlite3",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        SessionStore::open_at(std::env::temp_dir().join(name), result_ttl, true)
+    }
+
+    fn open_at(
+        path: PathBuf,
+        result_ttl: Duration,
+        temporary: bool,
+    ) -> Result<SessionStore, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = sql::open_writer(&path)?;
+        let ttl = result_ttl.as_secs_f64();
+
+        let now = unix_now();
+        let interrupted = conn
+            .execute(sql::MARK_INTERRUPTED, params![now, now + ttl])
+            .map_err(StoreError::sqlite(
+                "marking sessions left running as interrupted",
+            ))?;
+        if interrupted > 0 {
+            warn!(
+                count = interrupted,
+                path = %path.display(),
+                "session store: {interrupted} session(s) were still running when the previous \
+                 process stopped; marked them interrupted"
+            );
+        }
+
+        let readers = Arc::new(ReadPool::open(&path, READERS)?);
+        let cache = RecordCache::new(result_ttl);
+        let (jobs, rx) = std::sync::mpsc::channel();
+        let writer = writer::spawn(conn, rx, cache.clone(), ttl)?;
+        let (checkpoint_stop, stop_rx) = std::sync::mpsc::sync_channel(1);
+        let checkpointer = match checkpoint::spawn(&path, stop_rx) {
+            Ok(handle) => handle,
+            Err(e) => {
+                // Stop the writer again before reporting.
+                drop(jobs);
+                let _ = writer.join();
+                return Err(e);
+            }
+        };
+        debug!(path = %path.display(), "session store open");
+        Ok(SessionStore {
+            inner: Arc::new(Inner {
+                path,
+                ttl: result_ttl,
+                jobs: Some(jobs),
+                writer: Some(writer),
+                checkpoint_stop: Some(checkpoint_stop),
+                checkpointer: Some(checkpointer),
+                readers,
+                cache,
+                temporary,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// How long finished records stay readable.
+    pub fn result_ttl(&self) -> Duration {
+        self.inner.ttl
+    }
+
+    pub(crate) fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.inner
+            .jobs
+            .as_ref()
+            .ok_or(StoreError::WriterGone("the store is closing"))?
+            .send(job)
+            .map_err(|_| StoreError::WriterGone("it stopped taking writes"))
+    }
+
+    /// Starts a turn of `session_id` for `owner` (`None` = anonymous): a new `running`
+    /// record, or, for an existing record of the same owner, `running` again with the new
+    /// prompt (result and error cleared, the conversation kept), expiring `result_ttl` from
+    /// now. Returns once committed.
+    ///
+    /// [`BeginError::Foreign`] if the session exists with another owner (owners compare as
+    /// strings; `None` only matches `None`); [`BeginError::Busy`] if a turn is already
+    /// running. An expired record that was not yet swept counts as absent.
+    ///
+    /// If this future is dropped before it completes, a turn it began is cancelled by the
+    /// writer (nobody would finish it otherwise).
+    pub async fn begin(
+        &self,
+        session_id: &str,
+        owner: Option<&str>,
+        prompt: &str,
+    ) -> Result<(), BeginError> {
+        check_id(session_id)?;
+        let (job, rx) = Job::begin(session_id, owner, prompt);
+        self.send(job)?;
+        rx.await
+            .map_err(|_| StoreError::WriterGone("it stopped before answering"))?
+    }
+
+    /// Records the end of the turn: `status` (not `Running`), result or error, the
+    /// conversation after the turn (`None` keeps the stored one), its duration; the record
+    /// then expires `result_ttl` from now. Returns only after the change is committed, so a
+    /// result sent to the client afterwards survives the process being killed.
+    ///
+    /// [`StoreError::NotFound`] if there is no such record. The last `finish` wins: a
+    /// cancelled turn whose run finishes later can be overwritten by that run.
+    pub async fn finish(
+        &self,
+        session_id: &str,
+        status: SessionStatus,
+        result: Option<&str>,
+        error: Option<&str>,
+        session: Option<&Value>,
+        duration_ms: u64,
+    ) -> Result<(), StoreError> {
+        check_id(session_id)?;
+        if status == SessionStatus::Running {
+            return Err(StoreError::InvalidArgument(
+                "finish needs a final status, not running".into(),
+            ));
+        }
+        let session = match session {
+            None => None,
+            Some(value) => Some(NewSession {
+                text: serde_json::to_string(value).map_err(StoreError::Serialize)?,
+                value: value.clone(),
+            }),
+        };
+        let (job, rx) = Job::finish(session_id, status, result, error, session, duration_ms);
+        self.send(job)?;
+        rx.await
+            .map_err(|_| StoreError::WriterGone("it stopped before answering"))?
+    }
+
+    /// The record, or `None` when there is none or it expired (running records never
+    /// expire). Does not check the owner: the caller decides who may see it.
+    pub async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let now = unix_now();
+        if let Some(hit) = self.inner.cache.get(session_id) {
+            return Ok(hit.record.is_live(now).then(|| hit.record.clone()));
+        }
+        let mark = self.inner.cache.write_mark();
+        let id = session_id.to_string();
+        let loaded = self
+            .inner
+            .readers
+            .read(move |conn| {
+                let raw = conn
+                    .prepare_cached(sql::SELECT_BY_ID)
+                    .and_then(|mut st| st.query_row([&id], RawRecord::from_row).optional())
+                    .map_err(StoreError::sqlite("reading a session"))?;
+                raw.map(RawRecord::decode).transpose()
+            })
+            .await?;
+        let Some((record, size)) = loaded else {
+            return Ok(None);
+        };
+        if !record.is_live(now) {
+            return Ok(None);
+        }
+        self.inner.cache.fill(mark, record.clone(), size);
+        Ok(Some(record))
+    }
+
+    /// `owner`'s records (`None` = the anonymous ones), newest first by `updated`, at most
+    /// `limit`, without expired ones. A record that cannot be decoded is skipped (and
+    /// logged) rather than hiding the others.
+    pub async fn list(
+        &self,
+        owner: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let key = sql::owner_key(owner);
+        let owner = owner.map(str::to_string);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let now = unix_now();
+        self.inner
+            .readers
+            .read(move |conn| {
+                let mut st = conn
+                    .prepare_cached(sql::LIST_BY_OWNER)
+                    .map_err(StoreError::sqlite("listing sessions"))?;
+                let rows = st
+                    .query_map(params![key, owner, now, limit], RawRecord::from_row)
+                    .map_err(StoreError::sqlite("listing sessions"))?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let raw = row.map_err(StoreError::sqlite("listing sessions"))?;
+                    match raw.decode() {
+                        Ok((record, _)) => out.push(record),
+                        Err(e) => warn!(error = %e, "session store: skipping an unreadable record"),
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Deletes expired non-running records and expired replay entries, in batches of
+    /// [`SWEEP_BATCH`] rows per transaction; returns how many rows went. Blocks the calling
+    /// thread (from async code, call it through `spawn_blocking`, as the sweeper does).
+    pub fn sweep_expired(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let (job, rx) = Job::sweep(SWEEP_BATCH);
+            self.send(job)?;
+            let (sessions, replay) = match rx.recv_timeout(SWEEP_TIMEOUT) {
+                Ok(res) => res?,
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(StoreError::WriterTimeout(SWEEP_TIMEOUT))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(StoreError::WriterGone("it stopped before answering"))
+                }
+            };
+            total += sessions + replay;
+            if sessions < SWEEP_BATCH && replay < SWEEP_BATCH {
+                break;
+            }
+        }
+        if total > 0 {
+            debug!(rows = total, "session store: swept expired rows");
+        }
+        Ok(total)
+    }
+
+    /// Runs [`Self::sweep_expired`] every `every` (at least 10 ms) on the current tokio
+    /// runtime (call it from within one). Failures are logged as warnings, more loudly when
+    /// they repeat, and sweeping goes on. The task ends when the store is dropped.
+    pub fn spawn_sweeper(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let every = every.max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The first tick is immediate; the store was just opened.
+            ticks.tick().await;
+            let mut failures: u32 = 0;
+            loop {
+                ticks.tick().await;
+                let Some(inner) = weak.upgrade() else {
+                    debug!("session store dropped; sweeper stops");
+                    return;
+                };
+                let store = SessionStore { inner };
+                let outcome = tokio::task::spawn_blocking(move || store.sweep_expired()).await;
+                let err = match outcome {
+                    Ok(Ok(_)) => {
+                        if failures > 0 {
+                            warn!(
+                                failures,
+                                "session store: sweeping works again after failing"
+                            );
+                        }
+                        failures = 0;
+                        continue;
+                    }
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => format!("sweep task failed: {e}"),
+                };
+                failures = failures.saturating_add(1);
+                if failures >= SWEEP_FAILURES_LOUD {
+                    warn!(
+                        failures,
+                        error = %err,
+                        "session store: SWEEPING KEEPS FAILING ({failures} times in a row); \
+                         expired results are piling up in the database"
+                    );
+                } else {
+                    warn!(failures, error = %err, "session store: sweeping expired records failed");
+                }
+            }
+        })
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check` on its own connection; `"ok"` when the
+    /// database is sound, else the problems it found, one per line.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        let conn = sql::open_reader(&self.inner.path)?;
+        let mut st = conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(StoreError::sqlite("running the integrity check"))?;
+        let lines = st
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(StoreError::sqlite("running the integrity check"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sqlite("running the integrity check"))?;
+        Ok(lines.join("\n"))
+    }
+
+    /// The replay ledger on this database (it keeps the store open while it lives).
+    pub fn replay_ledger(&self) -> SqliteReplayLedger {
+        SqliteReplayLedger {
+            store: self.clone(),
+        }
+    }
+}
+
+fn check_id(session_id: &str) -> Result<(), StoreError> {
+    if session_id.is_empty() {
+        return Err(StoreError::InvalidArgument("empty session id".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,558 @@
+//! The single writer thread and its group commit.
+//!
+//! Every change to the database is a [`Job`] sent over a channel to one `std::thread` that
+//! owns the only read-write connection. The thread takes the first queued job, drains
+//! whatever else is queued (up to [`MAX_BATCH`]), applies them all in one `BEGIN IMMEDIATE`
+//! transaction and commits once, then puts the committed records into the cache and answers
+//! each job. One commit (one WAL append) is shared by every write that arrived meanwhile,
+//! and no two writers ever wait on SQLite's lock.
+//!
+//! If anything in a batch fails, the batch is rolled back and its jobs are retried one
+//! transaction each, so one bad job cannot fail the others.
+
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tracing::{debug, warn};
+
+use crate::store::cache::RecordCache;
+use crate::store::error::{BeginError, StoreError};
+use crate::store::record::{SessionRecord, SessionStatus};
+use crate::store::sql::{self, RawRecord};
+use crate::store::unix_now;
+
+/// Most jobs committed in one transaction.
+pub(crate) const MAX_BATCH: usize = 512;
+
+/// A committed record and its approximate size, to put in the cache.
+type Committed = (SessionRecord, usize);
+
+/// One write for the writer thread. Built by the `Job::…` constructors, which also return
+/// the receiving end of its answer.
+pub(crate) enum Job {
+    Begin(BeginJob),
+    Finish(FinishJob),
+    Replay(ReplayJob),
+    Sweep(SweepJob),
+}
+
+pub(crate) struct BeginJob {
+    session_id: String,
+    owner: Option<String>,
+    prompt: String,
+    reply: oneshot::Sender<Result<(), BeginError>>,
+    /// `Err` holds a refusal (`Busy`/`Foreign`), never a store error.
+    outcome: Option<Result<Committed, BeginError>>,
+}
+
+/// The new conversation object, already serialized off the writer thread.
+pub(crate) struct NewSession {
+    pub(crate) text: String,
+    pub(crate) value: Value,
+}
+
+pub(crate) struct FinishJob {
+    session_id: String,
+    status: SessionStatus,
+    result: Option<String>,
+    error: Option<String>,
+    session: Option<NewSession>,
+    duration_ms: u64,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+    /// `None` inside: no such session.
+    outcome: Option<Option<Committed>>,
+}
+
+pub(crate) struct ReplayJob {
+    signature: [u8; 64],
+    expires: f64,
+    reply: SyncSender<Result<bool, StoreError>>,
+    outcome: Option<bool>,
+}
+
+pub(crate) struct SweepJob {
+    limit: usize,
+    reply: SyncSender<Result<(usize, usize), StoreError>>,
+    outcome: Option<(usize, usize)>,
+}
+
+impl Job {
+    pub(crate) fn begin(
+        session_id: &str,
+        owner: Option<&str>,
+        prompt: &str,
+    ) -> (Job, oneshot::Receiver<Result<(), BeginError>>) {
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Begin(BeginJob {
+            session_id: session_id.to_string(),
+            owner: owner.map(str::to_string),
+            prompt: prompt.to_string(),
+            reply,
+            outcome: None,
+        });
+        (job, rx)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish(
+        session_id: &str,
+        status: SessionStatus,
+        result: Option<&str>,
+        error: Option<&str>,
+        session: Option<NewSession>,
+        duration_ms: u64,
+    ) -> (Job, oneshot::Receiver<Result<(), StoreError>>) {
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Finish(FinishJob {
+            session_id: session_id.to_string(),
+            status,
+            result: result.map(str::to_string),
+            error: error.map(str::to_string),
+            session,
+            duration_ms,
+            reply,
+            outcome: None,
+        });
+        (job, rx)
+    }
+
+    pub(crate) fn replay(
+        signature: &[u8; 64],
+        expires: f64,
+    ) -> (Job, std::sync::mpsc::Receiver<Result<bool, StoreError>>) {
+        let (reply, rx) = std::sync::mpsc::sync_channel(1);
+        let job = Job::Replay(ReplayJob {
+            signature: *signature,
+            expires,
+            reply,
+            outcome: None,
+        });
+        (job, rx)
+    }
+
+    pub(crate) fn sweep(
+        limit: usize,
+    ) -> (
+        Job,
+        std::sync::mpsc::Receiver<Result<(usize, usize), StoreError>>,
+    ) {
+        let (reply, rx) = std::sync::mpsc::sync_channel(1);
+        let job = Job::Sweep(SweepJob {
+            limit,
+            reply,
+            outcome: None,
+        });
+        (job, rx)
+    }
+
+    /// Applies the job inside the open transaction and keeps its outcome for [`Self::answer`].
+    fn apply(&mut self, conn: &Connection, ttl: f64) -> Result<(), StoreError> {
+        match self {
+            Job::Begin(j) => {
+                j.outcome = Some(apply_begin(conn, j, ttl)?);
+            }
+            Job::Finish(j) => {
+                j.outcome = Some(apply_finish(conn, j, ttl)?);
+            }
+            Job::Replay(j) => {
+                let now = unix_now();
+                let changed = conn
+                    .prepare_cached(sql::REPLAY_RECORD)
+                    .and_then(|mut st| st.execute(params![&j.signature[..], j.expires, now]))
+                    .map_err(StoreError::sqlite(
+                        "recording a signature in the replay ledger",
+                    ))?;
+                j.outcome = Some(changed == 1);
+            }
+            Job::Sweep(j) => {
+                let now = unix_now();
+                let limit = i64::try_from(j.limit).unwrap_or(i64::MAX);
+                let sessions = conn
+                    .prepare_cached(sql::SWEEP_SESSIONS)
+                    .and_then(|mut st| st.execute(params![now, limit]))
+                    .map_err(StoreError::sqlite("deleting expired sessions"))?;
+                let replay = conn
+                    .prepare_cached(sql::SWEEP_REPLAY)
+                    .and_then(|mut st| st.execute(params![now, limit]))
+                    .map_err(StoreError::sqlite("deleting expired replay entries"))?;
+                j.outcome = Some((sessions, replay));
+            }
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        match self {
+            Job::Begin(j) => j.outcome = None,
+            Job::Finish(j) => j.outcome = None,
+            Job::Replay(j) => j.outcome = None,
+            Job::Sweep(j) => j.outcome = None,
+        }
+    }
+
+    /// After the commit: caches what was written and answers the caller. A caller that
+    /// stopped waiting is no error (its write is committed all the same), except for a
+    /// turn that was begun: nobody will finish it, so its id is returned to be cancelled.
+    fn answer(self, cache: &RecordCache) -> Option<String> {
+        match self {
+            Job::Begin(j) => {
+                let (res, begun) = match j.outcome {
+                    Some(Ok((record, size))) => {
+                        cache.put_committed(record, size);
+                        (Ok(()), true)
+                    }
+                    Some(Err(refusal)) => (Err(refusal), false),
+                    None => (Err(BeginError::Store(not_applied())), false),
+                };
+                if j.reply.send(res).is_err() && begun {
+                    return Some(j.session_id);
+                }
+            }
+            Job::Finish(j) => {
+                let res = match j.outcome {
+                    Some(Some((record, size))) => {
+                        cache.put_committed(record, size);
+                        Ok(())
+                    }
+                    Some(None) => Err(StoreError::NotFound(j.session_id)),
+                    None => Err(not_applied()),
+                };
+                let _ = j.reply.send(res);
+            }
+            Job::Replay(j) => {
+                let _ = j.reply.send(j.outcome.ok_or_else(not_applied));
+            }
+            Job::Sweep(j) => {
+                let _ = j.reply.send(j.outcome.ok_or_else(not_applied));
+            }
+        }
+        None
+    }
+
+    /// Answers with an error; nothing of this job was committed.
+    fn fail(self, err: StoreError) {
+        match self {
+            Job::Begin(j) => {
+                let _ = j.reply.send(Err(BeginError::Store(err)));
+            }
+            Job::Finish(j) => {
+                let _ = j.reply.send(Err(err));
+            }
+            Job::Replay(j) => {
+                let _ = j.reply.send(Err(err));
+            }
+            Job::Sweep(j) => {
+                let _ = j.reply.send(Err(err));
+            }
+        }
+    }
+}
+
+fn not_applied() -> StoreError {
+    StoreError::InvalidArgument("internal: a committed job has no outcome".into())
+}
+
+fn apply_begin(
+    conn: &Connection,
+    j: &BeginJob,
+    ttl: f64,
+) -> Result<Result<Committed, BeginError>, StoreError> {
+    let existing = conn
+        .prepare_cached(sql::SELECT_BY_ID)
+        .and_then(|mut st| {
+            st.query_row([&j.session_id], RawRecord::from_row)
+                .optional()
+        })
+        .map_err(StoreError::sqlite("looking up the session to begin"))?;
+    let now = unix_now();
+    let expires = now + ttl;
+
+    if let Some(raw) = existing {
+        let status = raw.status();
+        let live = status == Some(SessionStatus::Running) || raw.expires() >= now;
+        if live {
+            if raw.owner() != j.owner.as_deref() {
+                return Ok(Err(BeginError::Foreign));
+            }
+            if status == Some(SessionStatus::Running) {
+                return Ok(Err(BeginError::Busy));
+            }
+            // The next turn of this caller's session: keep owner, created, conversation.
+            conn.prepare_cached(sql::RESUME_RUNNING)
+                .and_then(|mut st| st.execute(params![j.session_id, j.prompt, now, expires]))
+                .map_err(StoreError::sqlite("starting the next turn of a session"))?;
+            let (mut record, size) = raw.decode()?;
+            record.status = SessionStatus::Running;
+            record.prompt.clone_from(&j.prompt);
+            record.result = None;
+            record.error = None;
+            record.updated = now;
+            record.expires = expires;
+            record.duration_ms = None;
+            return Ok(Ok((record, size)));
+        }
+        // Expired but not yet swept: the id is free again.
+    }
+
+    conn.prepare_cached(sql::INSERT_RUNNING)
+        .and_then(|mut st| {
+            st.execute(params![
+                j.session_id,
+                j.owner,
+                j.prompt,
+                now,
+                expires,
+                sql::owner_key(j.owner.as_deref())
+            ])
+        })
+        .map_err(StoreError::sqlite("inserting a new session"))?;
+    let record = SessionRecord {
+        session_id: j.session_id.clone(),
+        owner: j.owner.clone(),
+        status: SessionStatus::Running,
+        prompt: j.prompt.clone(),
+        result: None,
+        error: None,
+        session: None,
+        created: now,
+        updated: now,
+        expires,
+        duration_ms: None,
+    };
+    let size = sql::approx_size(&record.session_id, &record.prompt, None, None, 0);
+    Ok(Ok((record, size)))
+}
+
+fn apply_finish(
+    conn: &Connection,
+    j: &FinishJob,
+    ttl: f64,
+) -> Result<Option<Committed>, StoreError> {
+    let now = unix_now();
+    let expires = now + ttl;
+    let duration = sql::duration_to_sql(j.duration_ms);
+    let status = j.status.as_str();
+
+    let (owner, prompt, created, session, session_len) = match &j.session {
+        Some(new) => {
+            let row = conn
+                .prepare_cached(sql::FINISH_WITH_SESSION)
+                .and_then(|mut st| {
+                    st.query_row(
+                        params![
+                            j.session_id,
+                            status,
+                            j.result,
+                            j.error,
+                            new.text,
+                            now,
+                            expires,
+                            duration
+                        ],
+                        |row| {
+                            Ok((
+                                row.get::<_, Option<String>>(0)?,
+                                row.get::<_, String>(1)?,
+                                row.get::<_, f64>(2)?,
+                            ))
+                        },
+                    )
+                    .optional()
+                })
+                .map_err(StoreError::sqlite("storing the result of a turn"))?;
+            let Some((owner, prompt, created)) = row else {
+                return Ok(None);
+            };
+            (
+                owner,
+                prompt,
+                created,
+                Some(new.value.clone()),
+                new.text.len(),
+            )
+        }
+        None => {
+            let row = conn
+                .prepare_cached(sql::FINISH_KEEP_SESSION)
+                .and_then(|mut st| {
+                    st.query_row(
+                        params![
+                            j.session_id,
+                            status,
+                            j.result,
+                            j.error,
+                            rusqlite::types::Null,
+                            now,
+                            expires,
+                            duration
+                        ],
+                        |row| {
+                            Ok((
+                                row.get::<_, Option<String>>(0)?,
+                                row.get::<_, String>(1)?,
+                                row.get::<_, f64>(2)?,
+                                row.get::<_, Option<String>>(3)?,
+                            ))
+                        },
+                    )
+                    .optional()
+                })
+                .map_err(StoreError::sqlite("storing the result of a turn"))?;
+            let Some((owner, prompt, created, text)) = row else {
+                return Ok(None);
+            };
+            let len = text.as_deref().map_or(0, str::len);
+            let session = sql::parse_session(&j.session_id, text.as_deref())?;
+            (owner, prompt, created, session, len)
+        }
+    };
+
+    let record = SessionRecord {
+        session_id: j.session_id.clone(),
+        owner,
+        status: j.status,
+        prompt,
+        result: j.result.clone(),
+        error: j.error.clone(),
+        session,
+        created,
+        updated: now,
+        expires,
+        duration_ms: Some(j.duration_ms),
+    };
+    let size = sql::approx_size(
+        &record.session_id,
+        &record.prompt,
+        record.result.as_deref(),
+        record.error.as_deref(),
+        session_len,
+    );
+    Ok(Some((record, size)))
+}
+
+/// Starts the writer thread on `conn`.
+pub(crate) fn spawn(
+    conn: Connection,
+    jobs: Receiver<Job>,
+    cache: RecordCache,
+    ttl: f64,
+) -> Result<JoinHandle<()>, StoreError> {
+    std::thread::Builder::new()
+        .name("agenthost-store-writer".into())
+        .spawn(move || run(conn, jobs, cache, ttl))
+        .map_err(StoreError::SpawnThread)
+}
+
+fn run(mut conn: Connection, jobs: Receiver<Job>, cache: RecordCache, ttl: f64) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    // Ends when every sender is gone: the store was dropped.
+    while let Ok(first) = jobs.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let orphans = process(&mut conn, &mut batch, &cache, ttl);
+        if !orphans.is_empty() {
+            cancel_orphans(&mut conn, &mut batch, &cache, ttl, orphans);
+        }
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+        debug!(error = %e, "session store: final checkpoint failed");
+    }
+    debug!("session store writer stopped");
+}
+
+/// Turns begun for callers that stopped waiting before they heard of it: nobody will
+/// finish them, and left `running` they would keep the session busy until a restart.
+fn cancel_orphans(
+    conn: &mut Connection,
+    batch: &mut Vec<Job>,
+    cache: &RecordCache,
+    ttl: f64,
+    orphans: Vec<String>,
+) {
+    debug!(
+        count = orphans.len(),
+        "session store: cancelling turns whose caller went away"
+    );
+    batch.extend(orphans.iter().map(|id| {
+        Job::finish(
+            id,
+            SessionStatus::Cancelled,
+            None,
+            Some("cancelled: the caller went away before the turn started"),
+            None,
+            0,
+        )
+        .0
+    }));
+    // Finish jobs leave no orphans of their own.
+    let _ = process(conn, batch, cache, ttl);
+}
+
+/// Applies and commits `batch` (emptying it), answering every job. Returns the ids of
+/// turns begun for callers that no longer wait.
+fn process(
+    conn: &mut Connection,
+    batch: &mut Vec<Job>,
+    cache: &RecordCache,
+    ttl: f64,
+) -> Vec<String> {
+    let mut orphans = Vec::new();
+    match commit(conn, batch, ttl) {
+        Ok(()) => {
+            cache.note_commit();
+            orphans.extend(batch.drain(..).filter_map(|job| job.answer(cache)));
+        }
+        Err(err) if batch.len() == 1 => {
+            if let Some(job) = batch.pop() {
+                job.fail(err);
+            }
+        }
+        Err(err) => {
+            warn!(error = %err, jobs = batch.len(),
+                "session store: group commit failed; retrying its writes one by one");
+            for mut job in batch.drain(..) {
+                job.reset();
+                let mut one = [job];
+                let res = commit(conn, &mut one, ttl);
+                let [job] = one;
+                match res {
+                    Ok(()) => {
+                        cache.note_commit();
+                        orphans.extend(job.answer(cache));
+                    }
+                    Err(e) => job.fail(e),
+                }
+            }
+        }
+    }
+    orphans
+}
+
+/// One transaction over `jobs`; on error nothing of it is committed.
+fn commit(conn: &mut Connection, jobs: &mut [Job], ttl: f64) -> Result<(), StoreError> {
+    let result = (|| {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("starting a write transaction"))?;
+        for job in jobs.iter_mut() {
+            job.apply(&tx, ttl)?;
+        }
+        tx.commit()
+            .map_err(StoreError::sqlite("committing a write transaction"))
+    })();
+    if result.is_err() && !conn.is_autocommit() {
+        // The transaction's own rollback failed; do not leave it open for the next batch.
+        if let Err(e) = conn.execute_batch("ROLLBACK") {
+            warn!(error = %e, "session store: rollback after a failed write failed");
+        }
+    }
+    result
+}

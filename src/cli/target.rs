@@ -1,0 +1,33 @@
+//! The arguments every caller command shares — which agent, where, as whom — and the connection
+//! they make.
+
+use std::path::PathBuf;
+
+use agenthost::{identity, AgentConnection, AgentKey, Client, Multiaddr};
+use clap::Args;
+
+#[derive(Args)]
+pub struct Target {
+    /// The agent's address (`0x…`) or PeerId.
+    pub address: String,
+    /// A multiaddr where the agent listens (repeatable); without one, the agent is looked up
+    /// on the LAN.
+    #[arg(long = "addr", value_name = "MULTIADDR")]
+    pub addr: Vec<Multiaddr>,
+    /// Call with this identity; default: a fresh ephemeral one. Sessions belong to the identity
+    /// that started them, so fetching or cancelling one later needs the same key.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl Target {
+    /// Connects to the agent; the connection keeps the client node alive.
+    pub async fn connect(&self) -> anyhow::Result<AgentConnection> {
+        let key = match &self.key_file {
+            Some(path) => identity::load_key(path)?,
+            None => AgentKey::generate(),
+        };
+        let client = Client::with_key(key).await?;
+        Ok(client.connect(&self.address, self.addr.clone()).await?)
+    }
+}
