@@ -1,6 +1,6 @@
-//! [`AgentService`]: anything that answers requests — the in-process [`Dispatcher`]
-//! (crate::Dispatcher) of a hosted agent, or later a remote agent behind the client. The P2P
-//! server and the HTTP gateway are written against this trait only.
+//! [`AgentService`]: anything that answers requests — the in-process
+//! [`Dispatcher`](crate::Dispatcher) of a hosted agent, or a remote agent behind the client.
+//! The P2P server and the HTTP gateway are written against this trait only.
 
 use std::sync::Arc;
 

@@ -15,6 +15,16 @@
 //! - `store/cache.rs`: the moka cache of recent records and its consistency rule.
 //! - `store/replay.rs`: [`SqliteReplayLedger`], `agenthost_identity::ReplayLedger` on the
 //!   same database.
+//! - `store/stats.rs`: [`StoreStats`], counters of writes, commits, reads and cache hits
+//!   with the time spent inside SQLite (for metrics and the `store_bench` example).
+//!
+//! The database (schema version 1 in `PRAGMA user_version`): table `sessions` (one row per
+//! session id: owner, status, latest prompt, result or error, the conversation as JSON text,
+//! created/updated/expires in unix seconds, duration), indexed by id, by
+//! `(owner_key, updated DESC)` for listing (`owner_key` is a stable 64-bit hash of the owner,
+//! see `sql::owner_key`), by `expires` for sweeping and by a partial index on running rows
+//! for recovery; table `replay` (signature BLOB primary key, expires) indexed by `expires`.
+//! It is readable with the `sqlite3` shell.
 //!
 //! How it stays fast as records accumulate: every write goes to one writer thread that
 //! commits whatever is queued in one transaction (one WAL append for many writes); reads go
@@ -25,9 +35,10 @@
 //! How it stays correct across a crash: a write is acknowledged only after its transaction
 //! is committed to the WAL file, which survives the process being killed (with
 //! `synchronous=NORMAL` only a power loss can lose the last commits). At open, records left
-//! `running` by the previous process are marked `interrupted`. This assumes one process
-//! opens a given database at a time; a second process opening it would mark the first
-//! one's running turns interrupted.
+//! `running` by the previous process are marked `interrupted`. This assumes one
+//! [`SessionStore`] (one process) opens a given database at a time: a second process
+//! opening it would mark the first one's running turns interrupted, and two stores would
+//! not see each other's writes in their caches. Clone the store to share it.
 
 mod cache;
 mod checkpoint;
@@ -36,18 +47,20 @@ mod reader;
 mod record;
 mod replay;
 mod sql;
+mod stats;
 mod writer;
 
 pub use error::{BeginError, StoreError};
 pub use record::{SessionRecord, SessionStatus, UnknownStatus};
 pub use replay::{SqliteReplayLedger, LEDGER_TIMEOUT};
+pub use stats::StoreStats;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
@@ -56,6 +69,7 @@ use tracing::{debug, warn};
 use crate::store::cache::RecordCache;
 use crate::store::reader::{ReadPool, READERS};
 use crate::store::sql::RawRecord;
+use crate::store::stats::Counters;
 use crate::store::writer::{Job, NewSession};
 
 /// Rows deleted per sweeping transaction, so a large sweep never holds up other writes.
@@ -93,6 +107,7 @@ struct Inner {
     checkpointer: Option<JoinHandle<()>>,
     readers: Arc<ReadPool>,
     cache: RecordCache,
+    counters: Arc<Counters>,
     /// `open_in_memory`: the database is a temporary file removed on drop.
     temporary: bool,
 }
@@ -187,7 +202,8 @@ impl SessionStore {
         let readers = Arc::new(ReadPool::open(&path, READERS)?);
         let cache = RecordCache::new(result_ttl);
         let (jobs, rx) = std::sync::mpsc::channel();
-        let writer = writer::spawn(conn, rx, cache.clone(), ttl)?;
+        let counters = Arc::new(Counters::default());
+        let writer = writer::spawn(conn, rx, cache.clone(), Arc::clone(&counters), ttl)?;
         let (checkpoint_stop, stop_rx) = std::sync::mpsc::sync_channel(1);
         let checkpointer = match checkpoint::spawn(&path, stop_rx) {
             Ok(handle) => handle,
@@ -209,6 +225,7 @@ impl SessionStore {
                 checkpointer: Some(checkpointer),
                 readers,
                 cache,
+                counters,
                 temporary,
             }),
         })
@@ -296,20 +313,27 @@ impl SessionStore {
     /// expire). Does not check the owner: the caller decides who may see it.
     pub async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let now = unix_now();
+        let counters = &self.inner.counters;
         if let Some(hit) = self.inner.cache.get(session_id) {
+            counters.cache(true);
             return Ok(hit.record.is_live(now).then(|| hit.record.clone()));
         }
+        counters.cache(false);
         let mark = self.inner.cache.write_mark();
         let id = session_id.to_string();
+        let counters = Arc::clone(counters);
         let loaded = self
             .inner
             .readers
             .read(move |conn| {
+                let start = Instant::now();
                 let raw = conn
                     .prepare_cached(sql::SELECT_BY_ID)
                     .and_then(|mut st| st.query_row([&id], RawRecord::from_row).optional())
                     .map_err(StoreError::sqlite("reading a session"))?;
-                raw.map(RawRecord::decode).transpose()
+                let decoded = raw.map(RawRecord::decode).transpose();
+                counters.read(usize::from(matches!(decoded, Ok(Some(_)))), start.elapsed());
+                decoded
             })
             .await?;
         let Some((record, size)) = loaded else {
@@ -337,9 +361,11 @@ impl SessionStore {
         let owner = owner.map(str::to_string);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let now = unix_now();
+        let counters = Arc::clone(&self.inner.counters);
         self.inner
             .readers
             .read(move |conn| {
+                let start = Instant::now();
                 let mut st = conn
                     .prepare_cached(sql::LIST_BY_OWNER)
                     .map_err(StoreError::sqlite("listing sessions"))?;
@@ -354,13 +380,14 @@ impl SessionStore {
                         Err(e) => warn!(error = %e, "session store: skipping an unreadable record"),
                     }
                 }
+                counters.read(out.len(), start.elapsed());
                 Ok(out)
             })
             .await
     }
 
     /// Deletes expired non-running records and expired replay entries, in batches of
-    /// [`SWEEP_BATCH`] rows per transaction; returns how many rows went. Blocks the calling
+    /// 1,000 rows per transaction; returns how many rows went. Blocks the calling
     /// thread (from async code, call it through `spawn_blocking`, as the sweeper does).
     pub fn sweep_expired(&self) -> Result<usize, StoreError> {
         let mut total = 0;
@@ -449,6 +476,12 @@ impl SessionStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(StoreError::sqlite("running the integrity check"))?;
         Ok(lines.join("\n"))
+    }
+
+    /// What the store did since it was opened: writes, commits and the time spent in them,
+    /// reads, cache hits and misses.
+    pub fn stats(&self) -> StoreStats {
+        self.inner.counters.snapshot()
     }
 
     /// The replay ledger on this database (it keeps the store open while it lives).

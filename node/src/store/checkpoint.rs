@@ -6,7 +6,7 @@
 //! (which never block the writer or readers); the writer keeps a large automatic threshold
 //! only as a safety net in case this thread falls behind.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -32,15 +32,12 @@ pub(crate) fn spawn(path: &Path, stop: Receiver<()>) -> Result<JoinHandle<()>, S
         .map_err(StoreError::SpawnThread)
 }
 
-fn run(conn: Connection, path: &PathBuf, stop: Receiver<()>) {
+fn run(conn: Connection, path: &Path, stop: Receiver<()>) {
     let mut every = IDLE_EVERY;
     let mut last = (0, 0);
     let mut failures: u32 = 0;
-    loop {
-        match stop.recv_timeout(every) {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-        }
+    // Anything but a timeout (a stop message, or the sender dropped) ends the loop.
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
         // (busy, frames in the WAL, frames copied so far)
         let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
             Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))

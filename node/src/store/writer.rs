@@ -11,7 +11,9 @@
 //! transaction each, so one bad job cannot fail the others.
 
 use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
@@ -22,6 +24,7 @@ use crate::store::cache::RecordCache;
 use crate::store::error::{BeginError, StoreError};
 use crate::store::record::{SessionRecord, SessionStatus};
 use crate::store::sql::{self, RawRecord};
+use crate::store::stats::Counters;
 use crate::store::unix_now;
 
 /// Most jobs committed in one transaction.
@@ -73,9 +76,12 @@ pub(crate) struct ReplayJob {
     outcome: Option<bool>,
 }
 
+/// Rows deleted by one sweep batch: (sessions, replay entries).
+pub(crate) type SweepResult = Result<(usize, usize), StoreError>;
+
 pub(crate) struct SweepJob {
     limit: usize,
-    reply: SyncSender<Result<(usize, usize), StoreError>>,
+    reply: SyncSender<SweepResult>,
     outcome: Option<(usize, usize)>,
 }
 
@@ -96,7 +102,6 @@ impl Job {
         (job, rx)
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn finish(
         session_id: &str,
         status: SessionStatus,
@@ -133,12 +138,7 @@ impl Job {
         (job, rx)
     }
 
-    pub(crate) fn sweep(
-        limit: usize,
-    ) -> (
-        Job,
-        std::sync::mpsc::Receiver<Result<(usize, usize), StoreError>>,
-    ) {
+    pub(crate) fn sweep(limit: usize) -> (Job, std::sync::mpsc::Receiver<SweepResult>) {
         let (reply, rx) = std::sync::mpsc::sync_channel(1);
         let job = Job::Sweep(SweepJob {
             limit,
@@ -438,121 +438,128 @@ pub(crate) fn spawn(
     conn: Connection,
     jobs: Receiver<Job>,
     cache: RecordCache,
+    counters: Arc<Counters>,
     ttl: f64,
 ) -> Result<JoinHandle<()>, StoreError> {
+    let writer = Writer {
+        cache,
+        counters,
+        ttl,
+    };
     std::thread::Builder::new()
         .name("agenthost-store-writer".into())
-        .spawn(move || run(conn, jobs, cache, ttl))
+        .spawn(move || writer.run(conn, jobs))
         .map_err(StoreError::SpawnThread)
 }
 
-fn run(mut conn: Connection, jobs: Receiver<Job>, cache: RecordCache, ttl: f64) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    // Ends when every sender is gone: the store was dropped.
-    while let Ok(first) = jobs.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let orphans = process(&mut conn, &mut batch, &cache, ttl);
-        if !orphans.is_empty() {
-            cancel_orphans(&mut conn, &mut batch, &cache, ttl, orphans);
-        }
-    }
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-        debug!(error = %e, "session store: final checkpoint failed");
-    }
-    debug!("session store writer stopped");
+/// What the writer thread holds besides its connection.
+struct Writer {
+    cache: RecordCache,
+    counters: Arc<Counters>,
+    ttl: f64,
 }
 
-/// Turns begun for callers that stopped waiting before they heard of it: nobody will
-/// finish them, and left `running` they would keep the session busy until a restart.
-fn cancel_orphans(
-    conn: &mut Connection,
-    batch: &mut Vec<Job>,
-    cache: &RecordCache,
-    ttl: f64,
-    orphans: Vec<String>,
-) {
-    debug!(
-        count = orphans.len(),
-        "session store: cancelling turns whose caller went away"
-    );
-    batch.extend(orphans.iter().map(|id| {
-        Job::finish(
-            id,
-            SessionStatus::Cancelled,
-            None,
-            Some("cancelled: the caller went away before the turn started"),
-            None,
-            0,
-        )
-        .0
-    }));
-    // Finish jobs leave no orphans of their own.
-    let _ = process(conn, batch, cache, ttl);
-}
-
-/// Applies and commits `batch` (emptying it), answering every job. Returns the ids of
-/// turns begun for callers that no longer wait.
-fn process(
-    conn: &mut Connection,
-    batch: &mut Vec<Job>,
-    cache: &RecordCache,
-    ttl: f64,
-) -> Vec<String> {
-    let mut orphans = Vec::new();
-    match commit(conn, batch, ttl) {
-        Ok(()) => {
-            cache.note_commit();
-            orphans.extend(batch.drain(..).filter_map(|job| job.answer(cache)));
-        }
-        Err(err) if batch.len() == 1 => {
-            if let Some(job) = batch.pop() {
-                job.fail(err);
+impl Writer {
+    fn run(&self, mut conn: Connection, jobs: Receiver<Job>) {
+        let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+        // Ends when every sender is gone: the store was dropped.
+        while let Ok(first) = jobs.recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let orphans = self.process(&mut conn, &mut batch);
+            if !orphans.is_empty() {
+                self.cancel_orphans(&mut conn, &mut batch, orphans);
             }
         }
-        Err(err) => {
-            warn!(error = %err, jobs = batch.len(),
-                "session store: group commit failed; retrying its writes one by one");
-            for mut job in batch.drain(..) {
-                job.reset();
-                let mut one = [job];
-                let res = commit(conn, &mut one, ttl);
-                let [job] = one;
-                match res {
-                    Ok(()) => {
-                        cache.note_commit();
-                        orphans.extend(job.answer(cache));
+        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+            debug!(error = %e, "session store: final checkpoint failed");
+        }
+        debug!("session store writer stopped");
+    }
+
+    /// Turns begun for callers that stopped waiting before they heard of it: nobody will
+    /// finish them, and left `running` they would keep the session busy until a restart.
+    fn cancel_orphans(&self, conn: &mut Connection, batch: &mut Vec<Job>, orphans: Vec<String>) {
+        debug!(
+            count = orphans.len(),
+            "session store: cancelling turns whose caller went away"
+        );
+        batch.extend(orphans.iter().map(|id| {
+            Job::finish(
+                id,
+                SessionStatus::Cancelled,
+                None,
+                Some("cancelled: the caller went away before the turn started"),
+                None,
+                0,
+            )
+            .0
+        }));
+        // Finish jobs leave no orphans of their own.
+        let _ = self.process(conn, batch);
+    }
+
+    /// Applies and commits `batch` (emptying it), answering every job. Returns the ids of
+    /// turns begun for callers that no longer wait.
+    fn process(&self, conn: &mut Connection, batch: &mut Vec<Job>) -> Vec<String> {
+        let mut orphans = Vec::new();
+        match self.commit(conn, batch) {
+            Ok(()) => {
+                self.cache.note_commit();
+                orphans.extend(batch.drain(..).filter_map(|job| job.answer(&self.cache)));
+            }
+            Err(err) if batch.len() == 1 => {
+                if let Some(job) = batch.pop() {
+                    job.fail(err);
+                }
+            }
+            Err(err) => {
+                warn!(error = %err, jobs = batch.len(),
+                    "session store: group commit failed; retrying its writes one by one");
+                for mut job in batch.drain(..) {
+                    job.reset();
+                    let mut one = [job];
+                    let res = self.commit(conn, &mut one);
+                    let [job] = one;
+                    match res {
+                        Ok(()) => {
+                            self.cache.note_commit();
+                            orphans.extend(job.answer(&self.cache));
+                        }
+                        Err(e) => job.fail(e),
                     }
-                    Err(e) => job.fail(e),
                 }
             }
         }
+        orphans
     }
-    orphans
-}
 
-/// One transaction over `jobs`; on error nothing of it is committed.
-fn commit(conn: &mut Connection, jobs: &mut [Job], ttl: f64) -> Result<(), StoreError> {
-    let result = (|| {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::sqlite("starting a write transaction"))?;
-        for job in jobs.iter_mut() {
-            job.apply(&tx, ttl)?;
+    /// One transaction over `jobs`; on error nothing of it is committed.
+    fn commit(&self, conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreError> {
+        let start = Instant::now();
+        let result = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::sqlite("starting a write transaction"))?;
+            for job in jobs.iter_mut() {
+                job.apply(&tx, self.ttl)?;
+            }
+            tx.commit()
+                .map_err(StoreError::sqlite("committing a write transaction"))
+        })();
+        if result.is_ok() {
+            self.counters.commit(jobs.len(), start.elapsed());
+        } else if !conn.is_autocommit() {
+            // The transaction's own rollback failed; do not leave it open for the next batch.
+            if let Err(e) = conn.execute_batch("ROLLBACK") {
+                warn!(error = %e, "session store: rollback after a failed write failed");
+            }
         }
-        tx.commit()
-            .map_err(StoreError::sqlite("committing a write transaction"))
-    })();
-    if result.is_err() && !conn.is_autocommit() {
-        // The transaction's own rollback failed; do not leave it open for the next batch.
-        if let Err(e) = conn.execute_batch("ROLLBACK") {
-            warn!(error = %e, "session store: rollback after a failed write failed");
-        }
+        result
     }
-    result
 }
