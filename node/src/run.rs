@@ -17,7 +17,7 @@ use crate::{
     inputs::{self, InputError},
     session::Session,
     signed_request::{is_signed, verify_signed_input},
-    store::{BeginError, SessionStatus},
+    store::SessionStatus,
     trust::{Refusal, RefusalKind},
 };
 
@@ -30,22 +30,13 @@ pub(crate) async fn run_input<A: Agent>(
     tx: mpsc::Sender<Frame>,
     reply_gone: CancellationToken,
 ) {
-    let turn = match admit(&shared, request, caller).await {
+    let turn = match admit(&shared, request, caller, reply_gone).await {
         Ok(turn) => turn,
         Err(error) => {
             let _ = tx.send(Frame::Error(error)).await;
             return;
         }
     };
-    // A detached run outlives its caller: only CANCEL (or shutdown) stops it.
-    let cancel = if turn.detached {
-        CancellationToken::new()
-    } else {
-        reply_gone
-    };
-    shared
-        .running()
-        .insert(turn.session.session_id.clone(), cancel.clone());
     if turn.detached {
         // Tells the caller the run is accepted and under which id to fetch it; it may go now.
         let accepted =
@@ -54,19 +45,48 @@ pub(crate) async fn run_input<A: Agent>(
             let _ = tx.send(Frame::Event(event)).await;
         }
     }
-    let terminal = execute(&shared, turn, &tx, &cancel).await;
-    if let Some(frame) = terminal {
+    if let Some(frame) = execute(&shared, turn, &tx).await {
         let _ = tx.send(frame).await;
     }
 }
 
+/// A session's entry among the running turns: refuses a second concurrent turn (`busy`),
+/// carries the turn's cancellation for CANCEL, and leaves when the turn is fully recorded.
+struct RunningTurn<'a, A> {
+    shared: &'a Shared<A>,
+    session_id: String,
+    cancel: CancellationToken,
+}
+
+impl<'a, A> RunningTurn<'a, A> {
+    fn claim(shared: &'a Shared<A>, session_id: &str, cancel: CancellationToken) -> Option<Self> {
+        let mut running = shared.running();
+        if running.contains_key(session_id) {
+            return None;
+        }
+        running.insert(session_id.to_owned(), cancel.clone());
+        Some(RunningTurn {
+            shared,
+            session_id: session_id.to_owned(),
+            cancel,
+        })
+    }
+}
+
+impl<A> Drop for RunningTurn<'_, A> {
+    fn drop(&mut self) {
+        self.shared.running().remove(&self.session_id);
+    }
+}
+
 /// An INPUT that passed every check and holds a running session record.
-struct Turn {
+struct Turn<'a, A> {
     caller: Caller,
     input: Input,
     session: Session,
     detached: bool,
     admission: crate::admission::Admission,
+    running: RunningTurn<'a, A>,
 }
 
 /// Everything that may refuse a request, cheapest and most telling first. Nothing is decoded or
@@ -75,7 +95,8 @@ async fn admit<A: Agent>(
     shared: &Shared<A>,
     request: InputRequest,
     caller: Caller,
-) -> Result<Turn, ErrorFrame> {
+    reply_gone: CancellationToken,
+) -> Result<Turn<'_, A>, ErrorFrame> {
     let (request, caller) = if is_signed(&request) {
         let gatekeeper = &shared.gatekeeper;
         let blacklisted = |a: &agenthost_identity::Address| gatekeeper.is_blacklisted(a);
@@ -119,25 +140,39 @@ async fn admit<A: Agent>(
         .with_retry_after(1));
     };
 
+    // A detached run outlives its caller: only CANCEL (or shutdown) stops it.
+    let cancel = if request.detached {
+        CancellationToken::new()
+    } else {
+        reply_gone
+    };
+    let busy = || {
+        ErrorFrame::new(
+            ErrorCode::Busy,
+            format!("session {} is busy with another turn", session.session_id),
+        )
+    };
+    let running = RunningTurn::claim(shared, &session.session_id, cancel).ok_or_else(busy)?;
     let owner = caller.owner();
-    shared
-        .store
-        .begin(&session.session_id, owner.as_deref(), &prompt)
-        .await
-        .map_err(|e| match e {
-            BeginError::Busy => ErrorFrame::new(
-                ErrorCode::Busy,
-                format!("session {} is busy with another turn", session.session_id),
-            ),
-            BeginError::Foreign => ErrorFrame::new(
+    if request.session.is_some() {
+        // Continuing a conversation: it must not be someone else's. Unknown or expired is
+        // fine — the caller holds the whole conversation in the session object.
+        let existing = shared
+            .store
+            .get(&session.session_id)
+            .await
+            .map_err(store_down)?;
+        if existing.is_some_and(|record| record.owner != owner) {
+            return Err(ErrorFrame::new(
                 ErrorCode::NotFound,
                 format!("unknown session {}", session.session_id),
-            ),
-            BeginError::Store(e) => {
-                tracing::error!(error = %e, "session store unavailable");
-                ErrorFrame::new(ErrorCode::Internal, "session store unavailable")
-            }
-        })?;
+            ));
+        }
+    }
+    shared
+        .store
+        .begin_queued(&session.session_id, owner.as_deref(), &prompt)
+        .map_err(store_down)?;
 
     let files = if request.files.is_empty() {
         Vec::new()
@@ -174,16 +209,21 @@ async fn admit<A: Agent>(
         detached: request.detached,
         caller,
         admission,
+        running,
     })
+}
+
+fn store_down(e: crate::store::StoreError) -> ErrorFrame {
+    tracing::error!(error = %e, "session store unavailable");
+    ErrorFrame::new(ErrorCode::Internal, "session store unavailable")
 }
 
 /// Waits for a worker, runs the agent, records the outcome. Returns the terminal frame, or
 /// `None` when the caller is gone and nobody is left to tell.
 async fn execute<A: Agent>(
     shared: &Shared<A>,
-    turn: Turn,
+    turn: Turn<'_, A>,
     tx: &mpsc::Sender<Frame>,
-    cancel: &CancellationToken,
 ) -> Option<Frame> {
     let Turn {
         caller,
@@ -191,7 +231,9 @@ async fn execute<A: Agent>(
         mut session,
         detached,
         admission,
+        running,
     } = turn;
+    let cancel = &running.cancel;
     let session_id = session.session_id.clone();
     let prompt = input.prompt.clone();
     let started = Instant::now();
@@ -214,7 +256,6 @@ async fn execute<A: Agent>(
         }
     };
     let duration_ms = started.elapsed().as_millis() as u64;
-    shared.running().remove(&session_id);
     drop(admission);
 
     let terminal = match outcome {

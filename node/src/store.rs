@@ -101,6 +101,7 @@ struct Inner {
     path: PathBuf,
     ttl: Duration,
     jobs: Option<Sender<Job>>,
+    write_path: Arc<writer::Writer>,
     writer: Option<JoinHandle<()>>,
     /// Dropping it stops the checkpointer.
     checkpoint_stop: Option<SyncSender<()>>,
@@ -203,7 +204,8 @@ impl SessionStore {
         let cache = RecordCache::new(result_ttl);
         let (jobs, rx) = std::sync::mpsc::channel();
         let counters = Arc::new(Counters::default());
-        let writer = writer::spawn(conn, rx, cache.clone(), Arc::clone(&counters), ttl)?;
+        let (write_path, writer) =
+            writer::spawn(conn, rx, cache.clone(), Arc::clone(&counters), ttl)?;
         let (checkpoint_stop, stop_rx) = std::sync::mpsc::sync_channel(1);
         let checkpointer = match checkpoint::spawn(&path, stop_rx) {
             Ok(handle) => handle,
@@ -220,6 +222,7 @@ impl SessionStore {
                 path,
                 ttl: result_ttl,
                 jobs: Some(jobs),
+                write_path,
                 writer: Some(writer),
                 checkpoint_stop: Some(checkpoint_stop),
                 checkpointer: Some(checkpointer),
@@ -241,13 +244,26 @@ impl SessionStore {
         self.inner.ttl
     }
 
+    /// Commits `job` right here when nothing is queued, else queues it for the writer thread.
     pub(crate) fn send(&self, job: Job) -> Result<(), StoreError> {
-        self.inner
+        match self.inner.write_path.try_inline(job) {
+            Ok(()) => Ok(()),
+            Err(job) => self.queue(job),
+        }
+    }
+
+    /// Queues `job` for the writer thread.
+    pub(crate) fn queue(&self, job: Job) -> Result<(), StoreError> {
+        let jobs = self
+            .inner
             .jobs
             .as_ref()
-            .ok_or(StoreError::WriterGone("the store is closing"))?
-            .send(job)
-            .map_err(|_| StoreError::WriterGone("it stopped taking writes"))
+            .ok_or(StoreError::WriterGone("the store is closing"))?;
+        self.inner.write_path.note_queued();
+        jobs.send(job).map_err(|_| {
+            self.inner.write_path.note_unsent();
+            StoreError::WriterGone("it stopped taking writes")
+        })
     }
 
     /// Starts a turn of `session_id` for `owner` (`None` = anonymous): a new `running`
@@ -269,9 +285,45 @@ impl SessionStore {
     ) -> Result<(), BeginError> {
         check_id(session_id)?;
         let (job, rx) = Job::begin(session_id, owner, prompt);
-        self.send(job)?;
+        // Always through the writer thread: a caller that stops waiting before the answer
+        // gets its turn cancelled there instead of left running (see `Writer::run`).
+        self.queue(job)?;
         rx.await
             .map_err(|_| StoreError::WriterGone("it stopped before answering"))?
+    }
+
+    /// Like [`Self::begin`], without waiting for the commit. For a caller that has ruled out
+    /// `Busy` and `Foreign` itself — one process owns the database, and the dispatcher knows
+    /// which of its sessions run and checks owners — it saves a round trip to the writer
+    /// thread on every turn. The running record is visible to [`Self::get`] at once; the
+    /// writer commits it in queue order, ahead of the turn's [`Self::finish`]. A conflict the
+    /// writer still finds is logged and the provisional record withdrawn.
+    pub fn begin_queued(
+        &self,
+        session_id: &str,
+        owner: Option<&str>,
+        prompt: &str,
+    ) -> Result<(), StoreError> {
+        check_id(session_id)?;
+        let now = unix_now();
+        let record = SessionRecord {
+            session_id: session_id.to_owned(),
+            owner: owner.map(str::to_owned),
+            status: SessionStatus::Running,
+            prompt: prompt.to_owned(),
+            result: None,
+            error: None,
+            session: None,
+            created: now,
+            updated: now,
+            expires: now + self.inner.ttl.as_secs_f64(),
+            duration_ms: None,
+        };
+        let size = sql::approx_size(session_id, prompt, None, None, 0);
+        // Cached before it is queued, so the committed version (put by the writer) wins.
+        self.inner.cache.put_committed(record, size);
+        self.send(Job::begin_queued(session_id, owner, prompt))
+            .inspect_err(|_| self.inner.cache.invalidate(session_id))
     }
 
     /// Records the end of the turn: `status` (not `Running`), result or error, the

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::sync::Cache;
+use moka::{policy::EvictionPolicy, sync::Cache};
 
 use crate::store::record::SessionRecord;
 
@@ -33,6 +33,11 @@ impl RecordCache {
     pub(crate) fn new(ttl: Duration) -> RecordCache {
         let cache = Cache::builder()
             .max_capacity(CACHE_BYTES)
+            // Recency, not frequency: the record a caller fetches is almost always one just
+            // written. TinyLFU (moka's default) refuses new entries once the cache is full of
+            // older ones, which made every fresh lookup miss after a fill (measured: SESSION
+            // p50 1.4x slower with 100k stored results).
+            .eviction_policy(EvictionPolicy::lru())
             .weigher(|_k: &String, v: &Arc<Cached>| v.size)
             .time_to_live(ttl.max(Duration::from_secs(1)))
             .build();
@@ -71,6 +76,11 @@ impl RecordCache {
     /// Writer side: call once after each commit, before [`Self::put_committed`].
     pub(crate) fn note_commit(&self) {
         self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Forgets a record; the next read goes to the database.
+    pub(crate) fn invalidate(&self, session_id: &str) {
+        self.cache.invalidate(session_id);
     }
 
     /// Writer side: a record as just committed.
