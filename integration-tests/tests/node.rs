@@ -17,7 +17,11 @@ use futures::AsyncWriteExt;
 
 async fn start<A: Agent>(host: Host<A>) -> RunningHost {
     agenthost_integration_tests::init_tracing();
+    // Each host its own data folder (a store is one process's, one host's); it lives as long
+    // as the test process.
+    let dir = Box::leak(Box::new(tempfile::tempdir().expect("temp dir")));
     host.key(AgentKey::generate())
+        .data_dir(dir.path())
         .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
         .mdns(false)
         .start()

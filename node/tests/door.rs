@@ -22,6 +22,17 @@ struct Keys {
     banned: AgentKey,
 }
 
+impl Keys {
+    fn new() -> Self {
+        Keys {
+            agent: AgentKey::generate(),
+            peer: AgentKey::generate(),
+            listed: AgentKey::generate(),
+            banned: AgentKey::generate(),
+        }
+    }
+}
+
 fn door(level: Trust, keys: &Keys, dir: &std::path::Path) -> Arc<dyn AgentService> {
     let mut trust = TrustConfig::new(level, keys.agent.address()).with_data_dir(dir);
     trust.whitelist = vec![keys.listed.address()];
@@ -136,12 +147,7 @@ async fn every_level_and_caller_kind_gets_the_expected_answer() {
     ];
     let mut failures = Vec::new();
     for (level_index, level) in ["open", "careful", "strict"].into_iter().enumerate() {
-        let keys = Keys {
-            agent: AgentKey::generate(),
-            peer: AgentKey::generate(),
-            listed: AgentKey::generate(),
-            banned: AgentKey::generate(),
-        };
+        let keys = Keys::new();
         let dir = tempfile::tempdir().unwrap();
         let service = door(Trust::parse(level).unwrap(), &keys, dir.path());
         let to = Some(keys.agent.address().to_string());
@@ -206,12 +212,7 @@ async fn every_level_and_caller_kind_gets_the_expected_answer() {
 
 #[tokio::test]
 async fn a_refusal_says_why_in_wire_terms() {
-    let keys = Keys {
-        agent: AgentKey::generate(),
-        peer: AgentKey::generate(),
-        listed: AgentKey::generate(),
-        banned: AgentKey::generate(),
-    };
+    let keys = Keys::new();
     let dir = tempfile::tempdir().unwrap();
     let service = door(Trust::Careful, &keys, dir.path());
     let reply = service.call(Request::Input(plain("x")), peer(&keys.banned));

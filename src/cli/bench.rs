@@ -71,23 +71,9 @@ async fn bench_p2p(
         Transport::Tcp => "/ip4/127.0.0.1/tcp/0",
         Transport::Quic => "/ip4/127.0.0.1/udp/0/quic-v1",
     };
-    let echo = agent_fn("echo", |input: Input| async move { Ok(input.prompt) });
     let dir = tempfile::tempdir()?;
-    let host = Host::new(echo)
-        .key(AgentKey::generate())
-        .data_dir(dir.path())
-        .listen(listen.parse()?)
-        .workers(concurrency)
-        .queue(concurrency)
-        .mdns(false)
-        .start()
-        .await?;
-    let mut config = agenthost::node::NodeConfig::new(AgentKey::generate());
-    config.mdns = false;
-    let client = Client::start(config).await?;
-    let connection = client
-        .connect(&host.address().to_string(), host.listen_addrs())
-        .await?;
+    let (host, client, connection) =
+        echo_pair(dir.path(), listen, concurrency, concurrency).await?;
 
     for _ in 0..warmup {
         connection.input("warm").await?;
@@ -133,21 +119,20 @@ async fn bench_p2p(
     Ok(result)
 }
 
-/// Median of a sample, in microseconds.
-fn median_us(samples: &mut [Duration]) -> u64 {
-    samples.sort_unstable();
-    samples[samples.len() / 2].as_micros() as u64
-}
-
-async fn bench_store(fill: usize, samples: usize) -> anyhow::Result<serde_json::Value> {
-    let dir = tempfile::tempdir()?;
+/// An echo agent hosted in this process with its data in `dir`, and a client connected to it.
+async fn echo_pair(
+    dir: &std::path::Path,
+    listen: &str,
+    workers: usize,
+    queue: usize,
+) -> anyhow::Result<(agenthost::RunningHost, Client, agenthost::AgentConnection)> {
     let echo = agent_fn("echo", |input: Input| async move { Ok(input.prompt) });
     let host = Host::new(echo)
         .key(AgentKey::generate())
-        .data_dir(dir.path())
-        .listen("/ip4/127.0.0.1/tcp/0".parse()?)
-        .workers(64)
-        .queue(1024)
+        .data_dir(dir)
+        .listen(listen.parse()?)
+        .workers(workers)
+        .queue(queue)
         .mdns(false)
         .start()
         .await?;
@@ -157,6 +142,19 @@ async fn bench_store(fill: usize, samples: usize) -> anyhow::Result<serde_json::
     let connection = client
         .connect(&host.address().to_string(), host.listen_addrs())
         .await?;
+    Ok((host, client, connection))
+}
+
+/// Median of a sample, in microseconds.
+fn median_us(samples: &mut [Duration]) -> u64 {
+    samples.sort_unstable();
+    samples[samples.len() / 2].as_micros() as u64
+}
+
+async fn bench_store(fill: usize, samples: usize) -> anyhow::Result<serde_json::Value> {
+    let dir = tempfile::tempdir()?;
+    let (host, client, connection) =
+        echo_pair(dir.path(), "/ip4/127.0.0.1/tcp/0", 64, 1024).await?;
 
     // Each phase: sequential INPUTs, then SESSION lookups of the results just made (what a
     // caller does: fetch its recent result). Lookups of long-evicted records are a different

@@ -78,15 +78,10 @@ pub(crate) const RESUME_RUNNING: &str = "UPDATE sessions SET status = 'running',
      result = NULL, error = NULL, updated = ?3, expires = ?4, duration_ms = NULL \
      WHERE session_id = ?1";
 
-/// `?1` id, `?2` status, `?3` result, `?4` error, `?5` conversation, `?6` now, `?7` expires,
-/// `?8` duration.
-pub(crate) const FINISH_WITH_SESSION: &str = "UPDATE sessions SET status = ?2, result = ?3, \
-     error = ?4, session = ?5, updated = ?6, expires = ?7, duration_ms = ?8 \
-     WHERE session_id = ?1 RETURNING owner, prompt, created";
-
-/// As [`FINISH_WITH_SESSION`] but keeps the stored conversation (no `?5`).
-pub(crate) const FINISH_KEEP_SESSION: &str = "UPDATE sessions SET status = ?2, result = ?3, \
-     error = ?4, updated = ?6, expires = ?7, duration_ms = ?8 \
+/// `?1` id, `?2` status, `?3` result, `?4` error, `?5` conversation (NULL keeps the stored
+/// one), `?6` now, `?7` expires, `?8` duration. Returns what the cached record needs.
+pub(crate) const FINISH: &str = "UPDATE sessions SET status = ?2, result = ?3, \
+     error = ?4, session = COALESCE(?5, session), updated = ?6, expires = ?7, duration_ms = ?8 \
      WHERE session_id = ?1 RETURNING owner, prompt, created, session";
 
 /// `?1` now, `?2` expires.
@@ -114,8 +109,7 @@ pub(crate) const ALL_STATEMENTS: &[&str] = &[
     LIST_BY_OWNER,
     INSERT_RUNNING,
     RESUME_RUNNING,
-    FINISH_WITH_SESSION,
-    FINISH_KEEP_SESSION,
+    FINISH,
     MARK_INTERRUPTED,
     SWEEP_SESSIONS,
     SWEEP_REPLAY,

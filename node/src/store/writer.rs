@@ -366,78 +366,43 @@ fn apply_finish(
     let duration = sql::duration_to_sql(j.duration_ms);
     let status = j.status.as_str();
 
-    let (owner, prompt, created, session, session_len) = match &j.session {
-        Some(new) => {
-            let row = conn
-                .prepare_cached(sql::FINISH_WITH_SESSION)
-                .and_then(|mut st| {
-                    st.query_row(
-                        params![
-                            j.session_id,
-                            status,
-                            j.result,
-                            j.error,
-                            new.text,
-                            now,
-                            expires,
-                            duration
-                        ],
-                        |row| {
-                            Ok((
-                                row.get::<_, Option<String>>(0)?,
-                                row.get::<_, String>(1)?,
-                                row.get::<_, f64>(2)?,
-                            ))
-                        },
-                    )
-                    .optional()
-                })
-                .map_err(StoreError::sqlite("storing the result of a turn"))?;
-            let Some((owner, prompt, created)) = row else {
-                return Ok(None);
-            };
-            (
-                owner,
-                prompt,
-                created,
-                Some(new.value.clone()),
-                new.text.len(),
+    let new_text = j.session.as_ref().map(|new| new.text.as_str());
+    let row = conn
+        .prepare_cached(sql::FINISH)
+        .and_then(|mut st| {
+            st.query_row(
+                params![
+                    j.session_id,
+                    status,
+                    j.result,
+                    j.error,
+                    new_text,
+                    now,
+                    expires,
+                    duration
+                ],
+                |row| {
+                    Ok((
+                        row.get::<_, Option<String>>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, f64>(2)?,
+                        row.get::<_, Option<String>>(3)?,
+                    ))
+                },
             )
-        }
-        None => {
-            let row = conn
-                .prepare_cached(sql::FINISH_KEEP_SESSION)
-                .and_then(|mut st| {
-                    st.query_row(
-                        params![
-                            j.session_id,
-                            status,
-                            j.result,
-                            j.error,
-                            rusqlite::types::Null,
-                            now,
-                            expires,
-                            duration
-                        ],
-                        |row| {
-                            Ok((
-                                row.get::<_, Option<String>>(0)?,
-                                row.get::<_, String>(1)?,
-                                row.get::<_, f64>(2)?,
-                                row.get::<_, Option<String>>(3)?,
-                            ))
-                        },
-                    )
-                    .optional()
-                })
-                .map_err(StoreError::sqlite("storing the result of a turn"))?;
-            let Some((owner, prompt, created, text)) = row else {
-                return Ok(None);
-            };
-            let len = text.as_deref().map_or(0, str::len);
-            let session = sql::parse_session(&j.session_id, text.as_deref())?;
-            (owner, prompt, created, session, len)
-        }
+            .optional()
+        })
+        .map_err(StoreError::sqlite("storing the result of a turn"))?;
+    let Some((owner, prompt, created, stored_text)) = row else {
+        return Ok(None);
+    };
+    // The conversation as now stored: the new one (already parsed) or the one kept.
+    let (session, session_len) = match &j.session {
+        Some(new) => (Some(new.value.clone()), new.text.len()),
+        None => (
+            sql::parse_session(&j.session_id, stored_text.as_deref())?,
+            stored_text.as_deref().map_or(0, str::len),
+        ),
     };
 
     let record = SessionRecord {
