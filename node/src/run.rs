@@ -87,6 +87,7 @@ struct Turn<'a, A> {
     detached: bool,
     admission: crate::admission::Admission,
     running: RunningTurn<'a, A>,
+    record: TurnRecord<'a, A>,
 }
 
 /// Everything that may refuse a request, cheapest and most telling first. Nothing is decoded or
@@ -169,10 +170,13 @@ async fn admit<A: Agent>(
             ));
         }
     }
-    shared
-        .store
-        .begin_queued(&session.session_id, owner.as_deref(), &prompt)
-        .map_err(store_down)?;
+    let record = TurnRecord::start(
+        shared,
+        &session.session_id,
+        owner,
+        &prompt,
+        request.detached,
+    );
 
     let files = if request.files.is_empty() {
         Vec::new()
@@ -185,16 +189,9 @@ async fn admit<A: Agent>(
             Ok(files) => files,
             Err(e) => {
                 let frame = input_error(e);
-                record_end(
-                    shared,
-                    &session.session_id,
-                    SessionStatus::Failed,
-                    None,
-                    Some(&frame.message),
-                    None,
-                    0,
-                )
-                .await;
+                record
+                    .end(SessionStatus::Failed, None, Some(&frame.message), None, 0)
+                    .await;
                 return Err(frame);
             }
         }
@@ -210,6 +207,7 @@ async fn admit<A: Agent>(
         caller,
         admission,
         running,
+        record,
     })
 }
 
@@ -232,6 +230,7 @@ async fn execute<A: Agent>(
         detached,
         admission,
         running,
+        mut record,
     } = turn;
     let cancel = &running.cancel;
     let session_id = session.session_id.clone();
@@ -249,9 +248,15 @@ async fn execute<A: Agent>(
             // The fresh copy: whatever this run does to its agent dies with the run.
             let mut agent = shared.agent.clone();
             let run = AssertUnwindSafe(agent.input(input, &cx)).catch_unwind();
-            tokio::select! {
-                outcome = run => Some((outcome, cx.take_trace())),
-                _ = cancel.cancelled() => None,
+            tokio::pin!(run);
+            let long_turn = tokio::time::sleep(WRITE_RUNNING_AFTER);
+            tokio::pin!(long_turn);
+            loop {
+                tokio::select! {
+                    outcome = &mut run => break Some((outcome, cx.take_trace())),
+                    _ = cancel.cancelled() => break None,
+                    _ = &mut long_turn, if !record.written => record.write_running(),
+                }
             }
         }
     };
@@ -261,16 +266,15 @@ async fn execute<A: Agent>(
     let terminal = match outcome {
         None => {
             tracing::info!(%caller, session = %session_id, detached, "run cancelled");
-            record_end(
-                shared,
-                &session_id,
-                SessionStatus::Cancelled,
-                None,
-                Some("cancelled"),
-                None,
-                duration_ms,
-            )
-            .await;
+            record
+                .end(
+                    SessionStatus::Cancelled,
+                    None,
+                    Some("cancelled"),
+                    None,
+                    duration_ms,
+                )
+                .await;
             return Some(Frame::Error(ErrorFrame::new(
                 ErrorCode::Cancelled,
                 "cancelled",
@@ -280,16 +284,15 @@ async fn execute<A: Agent>(
             session.record_turn(&prompt, &output.result, trace);
             let session_json = session.to_json();
             tracing::debug!(%caller, session = %session_id, duration_ms, "run done");
-            record_end(
-                shared,
-                &session_id,
-                SessionStatus::Done,
-                Some(&output.result),
-                None,
-                Some(&session_json),
-                duration_ms,
-            )
-            .await;
+            record
+                .end(
+                    SessionStatus::Done,
+                    Some(&output.result),
+                    None,
+                    Some(&session_json),
+                    duration_ms,
+                )
+                .await;
             Frame::Output(OutputFrame {
                 result: output.result,
                 session_id,
@@ -300,55 +303,117 @@ async fn execute<A: Agent>(
         Some((Ok(Err(e)), _)) => {
             let message = e.to_string();
             tracing::warn!(%caller, session = %session_id, error = %message, "agent failed");
-            record_end(
-                shared,
-                &session_id,
-                SessionStatus::Failed,
-                None,
-                Some(&message),
-                None,
-                duration_ms,
-            )
-            .await;
+            record
+                .end(
+                    SessionStatus::Failed,
+                    None,
+                    Some(&message),
+                    None,
+                    duration_ms,
+                )
+                .await;
             Frame::Error(ErrorFrame::new(ErrorCode::AgentError, message))
         }
         Some((Err(_), _)) => {
             tracing::error!(%caller, session = %session_id, "agent panicked");
             let message = "the agent panicked";
-            record_end(
-                shared,
-                &session_id,
-                SessionStatus::Failed,
-                None,
-                Some(message),
-                None,
-                duration_ms,
-            )
-            .await;
+            record
+                .end(
+                    SessionStatus::Failed,
+                    None,
+                    Some(message),
+                    None,
+                    duration_ms,
+                )
+                .await;
             Frame::Error(ErrorFrame::new(ErrorCode::AgentError, message))
         }
     };
     Some(terminal)
 }
 
-/// Stores how a turn ended. A store failure is logged loudly but does not hide the result from a
-/// caller who is still listening.
-#[allow(clippy::too_many_arguments)]
-async fn record_end<A>(
-    shared: &Shared<A>,
-    session_id: &str,
-    status: SessionStatus,
-    result: Option<&str>,
-    error: Option<&str>,
-    session: Option<&serde_json::Value>,
-    duration_ms: u64,
-) {
-    if let Err(e) = shared
-        .store
-        .finish(session_id, status, result, error, session, duration_ms)
-        .await
-    {
-        tracing::error!(session = %session_id, error = %e, "could not store the result");
+/// How long a turn runs before its `running` record is written. Shorter turns are recorded
+/// once, at their end (one commit instead of two); a crash inside this window loses such a
+/// turn instead of marking it `interrupted`.
+const WRITE_RUNNING_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A turn's life in the session store: shown as running at once, its running record written
+/// when the turn proves long (or runs detached), and its outcome committed at the end.
+struct TurnRecord<'a, A> {
+    shared: &'a Shared<A>,
+    session_id: String,
+    owner: Option<String>,
+    prompt: String,
+    written: bool,
+}
+
+impl<'a, A> TurnRecord<'a, A> {
+    fn start(
+        shared: &'a Shared<A>,
+        session_id: &str,
+        owner: Option<String>,
+        prompt: &str,
+        write_now: bool,
+    ) -> Self {
+        let mut record = TurnRecord {
+            shared,
+            session_id: session_id.to_owned(),
+            owner,
+            prompt: prompt.to_owned(),
+            written: false,
+        };
+        if write_now {
+            record.write_running();
+        } else {
+            shared
+                .store
+                .show_running(session_id, record.owner.as_deref(), prompt);
+        }
+        record
+    }
+
+    fn write_running(&mut self) {
+        self.written = true;
+        let store = &self.shared.store;
+        if let Err(e) = store.begin_queued(&self.session_id, self.owner.as_deref(), &self.prompt) {
+            tracing::error!(session = %self.session_id, error = %e, "could not record a running turn");
+        }
+    }
+
+    /// Commits the outcome. A store failure is logged loudly but does not hide the result
+    /// from a caller who is still listening.
+    async fn end(
+        &self,
+        status: SessionStatus,
+        result: Option<&str>,
+        error: Option<&str>,
+        session: Option<&serde_json::Value>,
+        duration_ms: u64,
+    ) {
+        let store = &self.shared.store;
+        let id = &self.session_id;
+        let stored = if self.written {
+            store
+                .finish(id, status, result, error, session, duration_ms)
+                .await
+        } else {
+            let owner = self.owner.as_deref();
+            store
+                .record_turn(
+                    id,
+                    owner,
+                    &self.prompt,
+                    status,
+                    result,
+                    error,
+                    session,
+                    duration_ms,
+                )
+                .await
+        };
+        if let Err(e) = stored {
+            tracing::error!(session = %id, error = %e, "could not store the result");
+        }
     }
 }
 

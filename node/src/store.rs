@@ -292,19 +292,11 @@ impl SessionStore {
             .map_err(|_| StoreError::WriterGone("it stopped before answering"))?
     }
 
-    /// Like [`Self::begin`], without waiting for the commit. For a caller that has ruled out
-    /// `Busy` and `Foreign` itself — one process owns the database, and the dispatcher knows
-    /// which of its sessions run and checks owners — it saves a round trip to the writer
-    /// thread on every turn. The running record is visible to [`Self::get`] at once; the
-    /// writer commits it in queue order, ahead of the turn's [`Self::finish`]. A conflict the
-    /// writer still finds is logged and the provisional record withdrawn.
-    pub fn begin_queued(
-        &self,
-        session_id: &str,
-        owner: Option<&str>,
-        prompt: &str,
-    ) -> Result<(), StoreError> {
-        check_id(session_id)?;
+    /// Shows `session_id` as running to [`Self::get`] in this process without writing it: a
+    /// turn expected to be short is recorded once, at its end, by [`Self::record_turn`].
+    /// For a caller that has ruled out `Busy` and `Foreign` itself (one process owns the
+    /// database; the dispatcher knows which of its sessions run and checks owners).
+    pub fn show_running(&self, session_id: &str, owner: Option<&str>, prompt: &str) {
         let now = unix_now();
         let record = SessionRecord {
             session_id: session_id.to_owned(),
@@ -320,10 +312,51 @@ impl SessionStore {
             duration_ms: None,
         };
         let size = sql::approx_size(session_id, prompt, None, None, 0);
-        // Cached before it is queued, so the committed version (put by the writer) wins.
         self.inner.cache.put_committed(record, size);
+    }
+
+    /// Like [`Self::begin`], without waiting for the commit, for the same callers as
+    /// [`Self::show_running`]: a turn that turned out long (or runs detached) gets its
+    /// running record written, so a crash marks it `interrupted`. The writer commits it in
+    /// queue order, ahead of the turn's [`Self::finish`]; a conflict it still finds is logged
+    /// and the provisional record withdrawn.
+    pub fn begin_queued(
+        &self,
+        session_id: &str,
+        owner: Option<&str>,
+        prompt: &str,
+    ) -> Result<(), StoreError> {
+        check_id(session_id)?;
+        // Cached before it is queued, so the committed version (put by the writer) wins.
+        self.show_running(session_id, owner, prompt);
         self.send(Job::begin_queued(session_id, owner, prompt))
             .inspect_err(|_| self.inner.cache.invalidate(session_id))
+    }
+
+    /// Records a whole turn whose running record was never written: begin and finish in one
+    /// transaction. Returns once committed, like [`Self::finish`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_turn(
+        &self,
+        session_id: &str,
+        owner: Option<&str>,
+        prompt: &str,
+        status: SessionStatus,
+        result: Option<&str>,
+        error: Option<&str>,
+        session: Option<&Value>,
+        duration_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.finish_job(
+            session_id,
+            status,
+            result,
+            error,
+            session,
+            duration_ms,
+            Some((owner, prompt)),
+        )
+        .await
     }
 
     /// Records the end of the turn: `status` (not `Running`), result or error, the
@@ -342,6 +375,29 @@ impl SessionStore {
         session: Option<&Value>,
         duration_ms: u64,
     ) -> Result<(), StoreError> {
+        self.finish_job(
+            session_id,
+            status,
+            result,
+            error,
+            session,
+            duration_ms,
+            None,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_job(
+        &self,
+        session_id: &str,
+        status: SessionStatus,
+        result: Option<&str>,
+        error: Option<&str>,
+        session: Option<&Value>,
+        duration_ms: u64,
+        begin: Option<(Option<&str>, &str)>,
+    ) -> Result<(), StoreError> {
         check_id(session_id)?;
         if status == SessionStatus::Running {
             return Err(StoreError::InvalidArgument(
@@ -356,6 +412,10 @@ impl SessionStore {
             }),
         };
         let (job, rx) = Job::finish(session_id, status, result, error, session, duration_ms);
+        let job = match begin {
+            Some((owner, prompt)) => job.with_begin(owner, prompt),
+            None => job,
+        };
         self.send(job)?;
         rx.await
             .map_err(|_| StoreError::WriterGone("it stopped before answering"))?

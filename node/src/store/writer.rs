@@ -66,6 +66,9 @@ pub(crate) struct FinishJob {
     error: Option<String>,
     session: Option<NewSession>,
     duration_ms: u64,
+    /// `Some((owner, prompt))` when the turn's running record was never written: the begin
+    /// is applied in the same transaction, so a short turn costs one commit instead of two.
+    begin: Option<(Option<String>, String)>,
     reply: oneshot::Sender<Result<(), StoreError>>,
     /// `None` inside: no such session.
     outcome: Option<Option<Committed>>,
@@ -131,10 +134,19 @@ impl Job {
             error: error.map(str::to_string),
             session,
             duration_ms,
+            begin: None,
             reply,
             outcome: None,
         });
         (job, rx)
+    }
+
+    /// A finish that also begins the turn (see [`FinishJob::begin`]).
+    pub(crate) fn with_begin(mut self, owner: Option<&str>, prompt: &str) -> Job {
+        if let Job::Finish(j) = &mut self {
+            j.begin = Some((owner.map(str::to_string), prompt.to_string()));
+        }
+        self
     }
 
     pub(crate) fn replay(
@@ -168,6 +180,20 @@ impl Job {
                 j.outcome = Some(apply_begin(conn, j, ttl)?);
             }
             Job::Finish(j) => {
+                if let Some((owner, prompt)) = &j.begin {
+                    let begin = BeginJob {
+                        session_id: j.session_id.clone(),
+                        owner: owner.clone(),
+                        prompt: prompt.clone(),
+                        reply: None,
+                        outcome: None,
+                    };
+                    // The caller ruled out conflicts; one found here means its view was
+                    // wrong, and the finish below then finds no record of this caller's.
+                    if let Err(refused) = apply_begin(conn, &begin, ttl)? {
+                        warn!(session = %j.session_id, error = %refused, "a turn recorded at its end was refused");
+                    }
+                }
                 j.outcome = Some(apply_finish(conn, j, ttl)?);
             }
             Job::Replay(j) => {
