@@ -32,6 +32,7 @@ pub struct Host<A: Agent> {
     agent: A,
     key: Option<KeySource>,
     listen: Option<Vec<Multiaddr>>,
+    relays: Vec<Multiaddr>,
     limits: WorkerLimits,
     mdns: bool,
     server: ServerConfig,
@@ -60,6 +61,7 @@ impl<A: Agent> Host<A> {
             agent,
             key: None,
             listen: None,
+            relays: Vec::new(),
             limits: WorkerLimits::default(),
             mdns: true,
             server: ServerConfig::default(),
@@ -100,6 +102,14 @@ impl<A: Agent> Host<A> {
     /// Adds a listen address; the first call replaces the default (TCP and QUIC, any port).
     pub fn listen(mut self, addr: Multiaddr) -> Self {
         self.listen.get_or_insert_with(Vec::new).push(addr);
+        self
+    }
+
+    /// Holds a reservation on this relay (a full multiaddr ending in `/p2p/<relay>`), so the
+    /// agent is reachable through it from anywhere; repeat for more relays. Kept up with
+    /// capped exponential backoff after any loss.
+    pub fn relay(mut self, addr: Multiaddr) -> Self {
+        self.relays.push(addr);
         self
     }
 
@@ -250,6 +260,7 @@ impl<A: Agent> Host<A> {
         config.listen = self.listen.unwrap_or_else(NodeConfig::default_listen);
         config.mdns = self.mdns;
         config.serve = true;
+        config.relays = self.relays;
         let mut node = Node::start(config).await?;
         let incoming = node
             .take_incoming()
@@ -263,6 +274,7 @@ impl<A: Agent> Host<A> {
                 },
                 limits: self.limits,
                 listen_addrs: node.handle().shared_listen_addrs(),
+                relays: node.handle().shared_relay_status(),
                 gatekeeper,
                 store,
                 input_limits: self.input_limits,
@@ -334,6 +346,11 @@ impl RunningHost {
             .collect()
     }
 
+    /// Each relay and how its reservation stands.
+    pub fn relay_status(&self) -> Vec<agenthost_node::RelayStatus> {
+        self.node.handle().relay_status()
+    }
+
     /// The in-process service: requests without a network hop (the gateway uses this).
     pub fn service(&self) -> Arc<dyn AgentService> {
         Arc::clone(&self.service)
@@ -354,6 +371,9 @@ impl RunningHost {
         }
         for addr in self.listen_addrs() {
             lines.push(format!("listen: {addr}"));
+        }
+        for relay in self.node.handle().relay_status() {
+            lines.push(format!("relay: {} ({})", relay.relay, relay.state));
         }
         lines.push(format!("trust: {}", self.trust));
         lines.push(format!("data_dir: {}", self.data_dir.display()));

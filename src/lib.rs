@@ -24,5 +24,5 @@ pub use agenthost_node::trust::{PolicyJudge, Trust, TrustPolicy};
 pub use agenthost_node::{
     agent_fn, agent_fn_with_context, Agent, AgentConnection, AgentError, AgentInfo, Caller, Client,
     ClientError, CommandAgent, Context, DemoAgent, ErrorFrame, Frame, Input, Multiaddr, Output,
-    OutputFrame, PeerId, Reply, Request, Session,
+    OutputFrame, PeerId, RelayState, RelayStatus, Reply, Request, Session,
 };

@@ -1,7 +1,7 @@
 //! The protocols every agenthost peer speaks, composed into one libp2p behaviour.
 
 use libp2p::{
-    identify, mdns, ping,
+    identify, mdns, ping, relay,
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
@@ -15,10 +15,17 @@ pub(crate) struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// `/agenthost/agent/1` request streams.
     pub streams: AgentStreams,
+    /// Circuit relay v2 client: reservations on relays, and dialing through them.
+    pub relay_client: relay::client::Behaviour,
 }
 
 impl Behaviour {
-    pub fn new(key: &libp2p::identity::Keypair, enable_mdns: bool, streams: AgentStreams) -> Self {
+    pub fn new(
+        key: &libp2p::identity::Keypair,
+        enable_mdns: bool,
+        streams: AgentStreams,
+        relay_client: relay::client::Behaviour,
+    ) -> Self {
         let peer_id = key.public().to_peer_id();
         let mdns = if enable_mdns {
             match mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id) {
@@ -39,6 +46,7 @@ impl Behaviour {
             ping: ping::Behaviour::default(),
             mdns: mdns.into(),
             streams,
+            relay_client,
         }
     }
 }

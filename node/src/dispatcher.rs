@@ -23,6 +23,7 @@ use crate::{
     frame::{Frame, Request},
     inputs::InputLimits,
     reply::Reply,
+    reservations::SharedRelayStatus,
     run::run_input,
     service::AgentService,
     session_requests,
@@ -48,6 +49,8 @@ pub struct DispatcherConfig {
     pub identity: HostIdentity,
     pub limits: WorkerLimits,
     pub listen_addrs: SharedAddrs,
+    /// The relays the node reserves on and how each stands (empty without relays).
+    pub relays: SharedRelayStatus,
     pub gatekeeper: Arc<Gatekeeper>,
     pub store: SessionStore,
     pub input_limits: InputLimits,
@@ -68,6 +71,7 @@ impl DispatcherConfig {
             identity,
             limits: WorkerLimits::default(),
             listen_addrs: Arc::new(RwLock::new(Vec::new())),
+            relays: SharedRelayStatus::default(),
             gatekeeper: Arc::new(Gatekeeper::new(trust)?),
             store: SessionStore::open(
                 &data_dir.join("sessions.db"),
@@ -101,6 +105,7 @@ pub(crate) struct Shared<A> {
     pub pool: WorkerPool,
     pub started: Instant,
     pub listen_addrs: SharedAddrs,
+    pub relays: SharedRelayStatus,
     pub gatekeeper: Arc<Gatekeeper>,
     pub store: SessionStore,
     pub ledger: SqliteReplayLedger,
@@ -126,6 +131,7 @@ impl<A: Agent> Dispatcher<A> {
                 pool: WorkerPool::new(config.limits),
                 started: Instant::now(),
                 listen_addrs: config.listen_addrs,
+                relays: config.relays,
                 gatekeeper: config.gatekeeper,
                 ledger: config.store.replay_ledger(),
                 store: config.store,
@@ -178,6 +184,16 @@ impl<A: Agent> Dispatcher<A> {
             "workers": limits.workers,
             "queue": limits.queue,
             "listen_addrs": listen,
+            "relays": shared
+                .relays
+                .read()
+                .map(|relays| {
+                    relays
+                        .iter()
+                        .map(|r| json!({"relay": r.relay.to_string(), "state": r.state.to_string()}))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
         });
         if let Some(d) = &shared.info.description {
             body["description"] = json!(d);

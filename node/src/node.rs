@@ -14,7 +14,7 @@ use libp2p::{
     core::{transport::ListenerId, ConnectedPoint},
     identify, mdns,
     multiaddr::Protocol,
-    noise,
+    noise, relay,
     swarm::{
         dial_opts::{DialOpts, PeerCondition},
         DialError, SwarmEvent,
@@ -27,6 +27,7 @@ use crate::{
     agent_streams::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE},
     behaviour::{Behaviour, BehaviourEvent},
     dispatcher::SharedAddrs,
+    reservations::{RelayAction, RelayStatus, Reservations, SharedRelayStatus},
 };
 
 /// How a node is set up.
@@ -39,6 +40,8 @@ pub struct NodeConfig {
     pub mdns: bool,
     /// Accept `/agenthost/agent/1` requests (hosts do; pure callers do not).
     pub serve: bool,
+    /// Relays to hold reservations on, as full multiaddrs ending in `/p2p/<relay>`.
+    pub relays: Vec<Multiaddr>,
     /// How long an unused connection stays open (libp2p's default of 10 s makes connections to
     /// agents churn between calls).
     pub idle_timeout: Duration,
@@ -51,6 +54,7 @@ impl NodeConfig {
             listen: Vec::new(),
             mdns: true,
             serve: false,
+            relays: Vec::new(),
             idle_timeout: Duration::from_secs(120),
         }
     }
@@ -81,6 +85,8 @@ pub enum NodeError {
     Timeout(PeerId),
     #[error("the node has stopped")]
     Stopped,
+    #[error("invalid relay: {0}")]
+    Relay(String),
 }
 
 /// A running libp2p peer.
@@ -96,6 +102,7 @@ impl Node {
     pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         let keypair = config.key.to_libp2p_keypair();
         let (streams, control, incoming) = AgentStreams::new(config.serve);
+        let reservations = Reservations::new(&config.relays).map_err(NodeError::Relay)?;
         let mut swarm = SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -108,7 +115,11 @@ impl Node {
             .with_quic()
             .with_dns()
             .map_err(|e| NodeError::Transport(e.to_string()))?
-            .with_behaviour(|key| Behaviour::new(key, config.mdns, streams))
+            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .map_err(|e| NodeError::Transport(e.to_string()))?
+            .with_behaviour(|key, relay_client| {
+                Behaviour::new(key, config.mdns, streams, relay_client)
+            })
             .map_err(|e| NodeError::Transport(e.to_string()))?
             .with_swarm_config(|c| {
                 c.with_idle_connection_timeout(config.idle_timeout)
@@ -129,6 +140,7 @@ impl Node {
             commands,
             listen_addrs: Arc::clone(&listen_addrs),
             connected: Arc::clone(&connected),
+            relays: reservations.shared(),
         };
         let task = NodeTask {
             swarm,
@@ -139,6 +151,7 @@ impl Node {
             awaiting_discovery: HashMap::new(),
             discovered: HashMap::new(),
             connection_counts: HashMap::new(),
+            reservations,
         };
         tokio::spawn(task.run());
         Ok(Node {
@@ -272,9 +285,20 @@ pub struct NodeHandle {
     commands: mpsc::Sender<Command>,
     listen_addrs: SharedAddrs,
     connected: Arc<RwLock<HashSet<PeerId>>>,
+    relays: SharedRelayStatus,
 }
 
 impl NodeHandle {
+    /// Each configured relay and how its reservation stands.
+    pub fn relay_status(&self) -> Vec<RelayStatus> {
+        read(&self.relays).clone()
+    }
+
+    /// The live list behind [`NodeHandle::relay_status`].
+    pub fn shared_relay_status(&self) -> SharedRelayStatus {
+        Arc::clone(&self.relays)
+    }
+
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
     }
@@ -345,11 +369,13 @@ struct NodeTask {
     /// Addresses learned on the LAN.
     discovered: HashMap<PeerId, Vec<Multiaddr>>,
     connection_counts: HashMap<PeerId, usize>,
+    reservations: Reservations,
 }
 
 impl NodeTask {
     async fn run(mut self) {
         loop {
+            let retry_at = self.reservations.next_retry();
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(command),
@@ -357,9 +383,44 @@ impl NodeTask {
                     None => break,
                 },
                 event = self.swarm.select_next_some() => self.on_event(event),
+                _ = sleep_until_some(retry_at) => {
+                    let actions = self.reservations.due(tokio::time::Instant::now());
+                    self.apply(actions);
+                }
             }
         }
         tracing::debug!("node stopped");
+    }
+
+    fn apply(&mut self, actions: Vec<RelayAction>) {
+        for action in actions {
+            match action {
+                RelayAction::Dial(addr) => {
+                    let Some(Protocol::P2p(relay)) = addr.iter().last() else {
+                        continue;
+                    };
+                    if self.swarm.is_connected(&relay) {
+                        // Already connected (and identified): go straight to the reservation.
+                        let next = self.reservations.on_identified(&relay);
+                        self.apply(next);
+                        continue;
+                    }
+                    if let Err(e) = self.swarm.dial(addr) {
+                        self.reservations.on_dial_failed(&relay, e.to_string());
+                    }
+                }
+                RelayAction::Listen(circuit) => match self.swarm.listen_on(circuit.clone()) {
+                    Ok(id) => self.reservations.on_listening(&circuit, id),
+                    Err(e) => {
+                        if let Some(Protocol::P2p(relay)) =
+                            circuit.iter().find(|p| matches!(p, Protocol::P2p(_)))
+                        {
+                            self.reservations.on_dial_failed(&relay, e.to_string());
+                        }
+                    }
+                },
+            }
+        }
     }
 
     fn on_command(&mut self, command: Command) {
@@ -430,6 +491,21 @@ impl NodeTask {
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 write(&self.listen_addrs).retain(|a| a != &address);
             }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                addresses,
+                reason,
+            } => {
+                write(&self.listen_addrs).retain(|a| !addresses.contains(a));
+                let reason = match reason {
+                    Ok(()) => "the relay closed the reservation".to_owned(),
+                    Err(e) => e.to_string(),
+                };
+                self.reservations.on_listener_closed(listener_id, reason);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(
+                relay::client::Event::ReservationReqAccepted { relay_peer_id, .. },
+            )) => self.reservations.on_reserved(&relay_peer_id),
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 endpoint,
@@ -458,6 +534,7 @@ impl NodeTask {
                 if num_established == 0 {
                     self.connection_counts.remove(&peer_id);
                     write(&self.connected).remove(&peer_id);
+                    self.reservations.on_disconnected(&peer_id);
                 } else {
                     self.connection_counts
                         .insert(peer_id, num_established as usize);
@@ -469,6 +546,9 @@ impl NodeTask {
                 ..
             } => {
                 tracing::debug!(%peer, %error, "dial failed");
+                if self.reservations.is_relay(&peer) && !self.swarm.is_connected(&peer) {
+                    self.reservations.on_dial_failed(&peer, error.to_string());
+                }
                 if !self.swarm.is_connected(&peer) {
                     for waiter in self.dial_waiters.remove(&peer).unwrap_or_default() {
                         let _ = waiter.send(Err(NodeError::Dial {
@@ -515,8 +595,20 @@ impl NodeTask {
                 ..
             })) => {
                 tracing::trace!(%peer_id, agent = %info.agent_version, "identified");
+                if self.reservations.is_relay(&peer_id) {
+                    let actions = self.reservations.on_identified(&peer_id);
+                    self.apply(actions);
+                }
             }
             _ => {}
         }
+    }
+}
+
+/// Completes at `at`, or never when there is nothing to wait for.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -49,6 +49,7 @@ fn door(level: Trust, keys: &Keys, dir: &std::path::Path) -> Arc<dyn AgentServic
             },
             limits: WorkerLimits::default(),
             listen_addrs: Arc::new(RwLock::new(Vec::new())),
+            relays: Default::default(),
             gatekeeper: Arc::new(Gatekeeper::new(trust).expect("trust config")),
             store,
             input_limits: InputLimits::default(),

@@ -37,6 +37,9 @@ pub struct HostArgs {
     /// Listen multiaddr (repeatable). Default: TCP and QUIC on every interface, any port.
     #[arg(long = "listen", value_name = "MULTIADDR")]
     listen: Vec<Multiaddr>,
+    /// A relay to hold a reservation on (full multiaddr ending in /p2p/<relay>; repeatable).
+    #[arg(long = "relay", value_name = "MULTIADDR")]
+    relay: Vec<Multiaddr>,
     /// Agent runs executing at once.
     #[arg(long, default_value_t = 16)]
     workers: usize,
@@ -91,6 +94,9 @@ fn configure<A: agenthost::Agent>(host: Host<A>, args: &HostArgs) -> Host<A> {
         .mdns(!args.no_mdns);
     for addr in &args.listen {
         host = host.listen(addr.clone());
+    }
+    for addr in &args.relay {
+        host = host.relay(addr.clone());
     }
     if let Some(path) = &args.key_file {
         host = host.key_file(path);

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use agenthost::node::libp2p_multiaddr::Protocol;
 use agenthost::{identity, AgentConnection, AgentKey, Client, Multiaddr};
 use clap::Args;
 
@@ -14,6 +15,10 @@ pub struct Target {
     /// on the LAN.
     #[arg(long = "addr", value_name = "MULTIADDR")]
     pub addr: Vec<Multiaddr>,
+    /// A relay the agent is reserved on (full multiaddr ending in /p2p/<relay>; repeatable):
+    /// the agent is dialed through it, after any direct address.
+    #[arg(long = "relay", value_name = "MULTIADDR")]
+    pub relay: Vec<Multiaddr>,
     /// Call with this identity; default: a fresh ephemeral one. Sessions belong to the identity
     /// that started them, so fetching or cancelling one later needs the same key.
     #[arg(long)]
@@ -28,6 +33,15 @@ impl Target {
             None => AgentKey::generate(),
         };
         let client = Client::with_key(key).await?;
-        Ok(client.connect(&self.address, self.addr.clone()).await?)
+        let agent = agenthost::Address::parse(&self.address)?.to_peer_id();
+        // Address -> PeerId is pure computation, so the circuit address needs no lookup.
+        let circuits = self.relay.iter().map(|relay| {
+            relay
+                .clone()
+                .with(Protocol::P2pCircuit)
+                .with(Protocol::P2p(agent))
+        });
+        let addrs = self.addr.iter().cloned().chain(circuits).collect();
+        Ok(client.connect(&self.address, addrs).await?)
     }
 }
