@@ -34,6 +34,8 @@ enum Command {
     Sessions(sessions::SessionsArgs),
     /// Cancel your running turn of a session (JSON).
     Cancel(sessions::SessionArgs),
+    /// Run a circuit relay v2 server and agent directory (same as `agenthost-relay`).
+    Relay(agenthost_relay::cli::RelayArgs),
     /// Measure throughput and latency.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -46,7 +48,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // libp2p's own info lines (peer id, mDNS interfaces) repeat what the banner says.
     let default_level = match cli.command {
-        Command::Host(_) => "info,libp2p_swarm=warn,libp2p_mdns=warn",
+        Command::Host(_) | Command::Relay(_) => "info,libp2p_swarm=warn,libp2p_mdns=warn",
         _ => "warn",
     };
     init_logging(default_level);
@@ -68,6 +70,7 @@ pub fn main() -> ExitCode {
             Command::Session(args) => sessions::session(args).await,
             Command::Sessions(args) => sessions::sessions(args).await,
             Command::Cancel(args) => sessions::cancel(args).await,
+            Command::Relay(args) => agenthost_relay::run(args).await,
             Command::Bench(cmd) => bench::run(cmd).await,
         }
     })
