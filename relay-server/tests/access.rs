@@ -102,11 +102,11 @@ async fn denied_source_cannot_open_a_circuit() {
     .expect("dial resolves in time");
     assert!(!connected, "a denied source must not get a circuit");
 
-    let (_, metrics) = http_get(relay.metrics_addr().expect("http"), "/metrics").await;
-    assert!(
-        metrics.contains("agenthost_relay_circuits_denied_by_access_list_total 1"),
-        "{metrics}"
-    );
+    metrics_showing(
+        relay.metrics_addr().expect("http"),
+        &["agenthost_relay_circuits_denied_by_access_list_total 1"],
+    )
+    .await;
     relay.shutdown().await;
 }
 

@@ -91,10 +91,10 @@ async fn agent_found_by_its_address() {
     assert_eq!(record.peer_id(), agent_key.peer_id());
     assert!(record.addresses().contains(&agent_addr));
 
-    let (_, metrics) = http_get(relay.metrics_addr().expect("http"), "/metrics").await;
-    assert!(
-        metrics.contains("agenthost_relay_directory_registrations_total 1"),
-        "{metrics}"
-    );
+    metrics_showing(
+        relay.metrics_addr().expect("http"),
+        &["agenthost_relay_directory_registrations_total 1"],
+    )
+    .await;
     relay.shutdown().await;
 }

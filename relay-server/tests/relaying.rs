@@ -93,23 +93,16 @@ async fn relayed_ping(relay: &agenthost_relay::RunningRelay, relay_addr: libp2p:
     .expect("ping through relay in time");
     assert!(pinged.0, "connection to the agent went through the relay");
 
-    let (_, metrics) = http_get(relay.metrics_addr().expect("http"), "/metrics").await;
-    assert!(
-        metrics.contains("agenthost_relay_reservations_accepted_total 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("agenthost_relay_circuits_accepted_total 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("agenthost_relay_circuits_active 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("libp2p_bandwidth_bytes_total"),
-        "{metrics}"
-    );
+    metrics_showing(
+        relay.metrics_addr().expect("http"),
+        &[
+            "agenthost_relay_reservations_accepted_total 1",
+            "agenthost_relay_circuits_accepted_total 1",
+            "agenthost_relay_circuits_active 1",
+            "libp2p_bandwidth_bytes_total",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,15 +136,14 @@ async fn denied_peer_gets_no_reservation() {
     .expect("relay answers in time");
     assert!(refused, "a denied peer must not get a reservation");
 
-    let (_, metrics) = http_get(relay.metrics_addr().expect("http"), "/metrics").await;
-    assert!(
-        metrics.contains("agenthost_relay_reservations_denied_by_access_list_total 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("agenthost_relay_reservations_active 0"),
-        "{metrics}"
-    );
+    metrics_showing(
+        relay.metrics_addr().expect("http"),
+        &[
+            "agenthost_relay_reservations_denied_by_access_list_total 1",
+            "agenthost_relay_reservations_active 0",
+        ],
+    )
+    .await;
     relay.shutdown().await;
 }
 
@@ -231,9 +223,19 @@ async fn reservation_gauge_follows_the_agent() {
     let http = relay.metrics_addr().expect("http");
     let mut agent = client(identity::Keypair::generate_ed25519());
     reserve(&mut agent, &tcp_addr(&relay)).await;
-    let (_, body) = http_get(http, "/health").await;
-    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(json["reservations_active"], 1);
+    // The client hears "accepted" before the relay's own event loop has counted it: poll.
+    tokio::time::timeout(STEP_TIMEOUT, async {
+        loop {
+            let (_, body) = http_get(http, "/health").await;
+            let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+            if json["reservations_active"] == 1 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the reservation gauge counts the agent");
 
     drop(agent);
     // The relay sees the TCP connection close; poll until the gauge follows.

@@ -135,3 +135,21 @@ pub fn directory_client(key: identity::Keypair) -> Swarm<DirectoryClient> {
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
         .build()
 }
+
+/// `/metrics` once it shows every one of `lines`. The relay counts an event in its own event
+/// loop, which may run a moment after the peer that caused it has seen the outcome, so a
+/// single read would race; this polls for up to [`STEP_TIMEOUT`].
+pub async fn metrics_showing(addr: std::net::SocketAddr, lines: &[&str]) -> String {
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    loop {
+        let (_, metrics) = http_get(addr, "/metrics").await;
+        if lines.iter().all(|line| metrics.contains(line)) {
+            return metrics;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "metrics never showed {lines:?}:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
