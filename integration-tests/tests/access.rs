@@ -75,14 +75,7 @@ async fn editing_the_whitelist_of_a_running_strict_host_admits_within_two_second
     let key = AgentKey::generate();
     let address = key.address();
     let connection = connect_as(&host, key).await;
-    let refused = terminal(
-        &connection,
-        InputRequest {
-            prompt: Some("hi".into()),
-            ..Default::default()
-        },
-    )
-    .await;
+    let refused = terminal(&connection, prompt("hi")).await;
     assert_eq!(code(&refused), Some("forbidden"), "{refused:?}");
 
     std::fs::write(
@@ -92,10 +85,7 @@ async fn editing_the_whitelist_of_a_running_strict_host_admits_within_two_second
     .unwrap();
     let edited = Instant::now();
     loop {
-        let request = InputRequest {
-            prompt: Some("hi".into()),
-            ..Default::default()
-        };
+        let request = prompt("hi");
         match terminal(&connection, request).await {
             Frame::Output(out) => {
                 assert_eq!(out.result, "hi");
@@ -154,17 +144,28 @@ async fn policy_host(
         _ => None,
     })
     .expect("configured");
+    judged_host("Admit callers that come over p2p; refuse the rest.", config).await
+}
+
+/// An echo host whose policy is judged by the LLM `config` names.
+async fn judged_host(policy: &str, config: LlmConfig) -> (RunningHost, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let host = echo_host()
         .data_dir(dir.path())
-        .trust(Trust::Policy(
-            "Admit callers that come over p2p; refuse the rest.".into(),
-        ))
+        .trust(Trust::Policy(policy.into()))
         .policy_judge(Arc::new(LlmJudge::from_config(config).unwrap()))
         .start()
         .await
         .unwrap();
     (host, dir)
+}
+
+/// A plain INPUT.
+fn prompt(text: &str) -> InputRequest {
+    InputRequest {
+        prompt: Some(text.into()),
+        ..Default::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,10 +174,7 @@ async fn a_policy_is_judged_by_an_openai_compatible_server_and_cached_per_caller
     let (host, _dir) = policy_host("judge", Arc::clone(&calls)).await;
     let connection = connect_as(&host, AgentKey::generate()).await;
     for _ in 0..3 {
-        let request = InputRequest {
-            prompt: Some("secret prompt".into()),
-            ..Default::default()
-        };
+        let request = prompt("secret prompt");
         match terminal(&connection, request).await {
             Frame::Output(out) => assert_eq!(out.result, "secret prompt"),
             other => panic!("a p2p caller is admitted by the policy: {other:?}"),
@@ -204,37 +202,16 @@ async fn a_policy_is_judged_by_an_openai_compatible_server_and_cached_per_caller
 async fn a_garbage_verdict_or_a_dead_llm_refuses() {
     let (host, _dir) = policy_host("garbage", Arc::new(AtomicUsize::new(0))).await;
     let connection = connect_as(&host, AgentKey::generate()).await;
-    let refused = terminal(
-        &connection,
-        InputRequest {
-            prompt: Some("x".into()),
-            ..Default::default()
-        },
-    )
-    .await;
+    let refused = terminal(&connection, prompt("x")).await;
     assert_eq!(code(&refused), Some("forbidden"), "{refused:?}");
 
     let dead = LlmConfig::from_env_map(|name| {
         (name == "AGENTHOST_LLM_URL").then(|| "http://127.0.0.1:1/v1".to_owned())
     })
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let host = echo_host()
-        .data_dir(dir.path())
-        .trust(Trust::Policy("anyone".into()))
-        .policy_judge(Arc::new(LlmJudge::from_config(dead).unwrap()))
-        .start()
-        .await
-        .unwrap();
+    let (host, _dir) = judged_host("anyone", dead).await;
     let connection = connect_as(&host, AgentKey::generate()).await;
-    let refused = terminal(
-        &connection,
-        InputRequest {
-            prompt: Some("x".into()),
-            ..Default::default()
-        },
-    )
-    .await;
+    let refused = terminal(&connection, prompt("x")).await;
     assert_eq!(code(&refused), Some("forbidden"), "{refused:?}");
 }
 
@@ -367,15 +344,7 @@ async fn attachments_are_saved_safely_and_bad_ones_refused_without_writing() {
     };
     let frame = terminal(&connection, not_an_object).await;
     assert_eq!(code(&frame), Some("unauthorized"), "{frame:?}");
-    match terminal(
-        &connection,
-        InputRequest {
-            prompt: Some("still".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    {
+    match terminal(&connection, prompt("still")).await {
         Frame::Output(out) => assert_eq!(out.result, "still"),
         other => panic!("{other:?}"),
     }
