@@ -1,7 +1,13 @@
 //! [`Host`]: the builder that puts an agent on the network, and [`host`], its one-call form.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    sync::Arc,
+    time::Duration,
+};
 
+use agenthost_gateway::{Gateway, GatewayConfig};
 use agenthost_identity::{load_or_create_key, Address, AgentKey};
 use agenthost_node::{
     inputs::InputLimits,
@@ -14,6 +20,7 @@ use agenthost_node::{
 };
 use anyhow::Context as _;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Hosts `agent` with every default: the key in `.agenthost/keys/agent.key` (created on first
 /// run), TCP and QUIC on all interfaces, mDNS on, trust `careful`, results kept 24 h.
@@ -47,7 +54,13 @@ pub struct Host<A: Agent> {
     rate_limit: Option<RateLimit>,
     judge: Option<Arc<dyn PolicyJudge>>,
     policy_cache_ttl: Duration,
+    /// Where the HTTP gateway listens; `None` without HTTP.
+    http: Option<SocketAddr>,
+    gateway: GatewayConfig,
 }
+
+/// The HTTP port of a hosted agent unless told otherwise.
+pub const DEFAULT_HTTP_PORT: u16 = 8000;
 
 /// Where everything an agent keeps lives, unless [`Host::data_dir`] says otherwise.
 pub const DEFAULT_DATA_DIR: &str = ".agenthost";
@@ -76,7 +89,48 @@ impl<A: Agent> Host<A> {
             rate_limit: None,
             judge: None,
             policy_cache_ttl: Duration::from_secs(600),
+            http: Some(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                DEFAULT_HTTP_PORT,
+            )),
+            gateway: GatewayConfig::default(),
         }
+    }
+
+    /// How often WebSocket clients get `{"type":"PING"}` (default 30 s).
+    pub fn ws_ping_interval(mut self, every: Duration) -> Self {
+        self.gateway.ws_ping_interval = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// The HTTP port of the embedded gateway (default 8000; 0 picks a free one).
+    pub fn http_port(mut self, port: u16) -> Self {
+        let ip = self
+            .http
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        self.http = Some(SocketAddr::new(ip, port));
+        self
+    }
+
+    /// The interface the HTTP gateway binds (default 0.0.0.0, every interface; `127.0.0.1`
+    /// keeps it to this machine).
+    pub fn http_bind(mut self, ip: IpAddr) -> Self {
+        let port = self.http.map_or(DEFAULT_HTTP_PORT, |a| a.port());
+        self.http = Some(SocketAddr::new(ip, port));
+        self
+    }
+
+    /// Serves HTTP, WebSocket and /docs (default on); off leaves the agent P2P only.
+    pub fn http(mut self, enabled: bool) -> Self {
+        self.http = match (enabled, self.http) {
+            (false, _) => None,
+            (true, Some(addr)) => Some(addr),
+            (true, None) => Some(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                DEFAULT_HTTP_PORT,
+            )),
+        };
+        self
     }
 
     /// The key file holding the agent's identity (created if missing); default
@@ -255,6 +309,14 @@ impl<A: Agent> Host<A> {
         let store = SessionStore::open(&store_path, self.result_ttl)
             .with_context(|| format!("opening the session store {}", store_path.display()))?;
         let sweeper = store.spawn_sweeper(SWEEP_EVERY.min(self.result_ttl));
+        // Bound before anything starts, so a taken port is a clear start-up error.
+        let http_listener = match self.http {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!("binding the HTTP port {addr} (choose another with --port, or --no-http)")
+            })?),
+            None => None,
+        };
+        let max_body_bytes = self.input_limits.max_request_bytes();
 
         let mut config = NodeConfig::new(key.clone());
         config.listen = self.listen.unwrap_or_else(NodeConfig::default_listen);
@@ -284,6 +346,29 @@ impl<A: Agent> Host<A> {
         let name = dispatcher.info().name.clone();
         let service: Arc<dyn AgentService> = Arc::new(dispatcher);
         let server = serve(incoming, Arc::clone(&service), self.server);
+        let http_stop = CancellationToken::new();
+        let mut tasks = vec![server, sweeper];
+        let http_addr = match http_listener {
+            Some(listener) => {
+                let addr = listener.local_addr()?;
+                let gateway = Gateway::local(
+                    key.address(),
+                    Arc::clone(&service),
+                    GatewayConfig {
+                        max_body_bytes,
+                        ..self.gateway
+                    },
+                );
+                let stop = http_stop.clone();
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = gateway.serve(listener, stop.cancelled_owned()).await {
+                        tracing::error!(error = %e, "the HTTP gateway stopped");
+                    }
+                }));
+                Some(addr)
+            }
+            None => None,
+        };
         Ok(RunningHost {
             name,
             key,
@@ -294,7 +379,9 @@ impl<A: Agent> Host<A> {
             data_dir,
             node,
             service,
-            tasks: vec![server, sweeper],
+            http_addr,
+            http_stop,
+            tasks,
         })
     }
 
@@ -323,7 +410,9 @@ pub struct RunningHost {
     data_dir: PathBuf,
     node: Node,
     service: Arc<dyn AgentService>,
-    /// The stream server and the store sweeper, stopped on shutdown.
+    http_addr: Option<SocketAddr>,
+    http_stop: CancellationToken,
+    /// The stream server, the store sweeper and the HTTP gateway, stopped on shutdown.
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -344,6 +433,23 @@ impl RunningHost {
             .into_iter()
             .map(|a| a.with_p2p(self.peer_id()).unwrap_or_else(|a| a))
             .collect()
+    }
+
+    /// Where the HTTP gateway listens (`None` without HTTP).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    /// The HTTP base URL a client on this machine uses (`http://127.0.0.1:8000`).
+    pub fn http_url(&self) -> Option<String> {
+        self.http_addr.map(|addr| {
+            let ip = if addr.ip().is_unspecified() {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                addr.ip()
+            };
+            format!("http://{}", SocketAddr::new(ip, addr.port()))
+        })
     }
 
     /// Each relay and how its reservation stands.
@@ -375,6 +481,28 @@ impl RunningHost {
         for relay in self.node.handle().relay_status() {
             lines.push(format!("relay: {} ({})", relay.relay, relay.state));
         }
+        if let Some(url) = self.http_url() {
+            let bind = self.http_addr.map(|a| a.to_string()).unwrap_or_default();
+            lines.push(format!("http: {url} (bound to {bind})"));
+            lines.push(format!("docs: {url}/docs"));
+            lines.push(format!(
+                "try: curl -s {url}/input -H 'content-type: application/json' -d '{{\"prompt\":\"hello\"}}'"
+            ));
+            lines.push(format!(
+                "try: echo '{{\"type\":\"INPUT\",\"prompt\":\"hello\"}}' | websocat {}/ws",
+                url.replacen("http://", "ws://", 1)
+            ));
+        }
+        if let Some(listen) = self
+            .listen_addrs()
+            .into_iter()
+            .find(|a| a.to_string().starts_with("/ip4/127.0.0.1/tcp/"))
+        {
+            lines.push(format!(
+                "try: agenthost call {} hello --addr {listen}",
+                self.address()
+            ));
+        }
         lines.push(format!("trust: {}", self.trust));
         lines.push(format!("data_dir: {}", self.data_dir.display()));
         lines.push(format!(
@@ -387,6 +515,7 @@ impl RunningHost {
 
     /// Stops serving: no new streams are accepted and the node's connections close.
     pub async fn shutdown(self) {
+        self.http_stop.cancel();
         for task in self.tasks {
             task.abort();
             let _ = task.await;

@@ -15,7 +15,9 @@ mod connect;
 mod host;
 
 pub use connect::{connect, connect_with};
-pub use host::{host, Host, RunningHost, DEFAULT_DATA_DIR, DEFAULT_RESULT_TTL};
+pub use host::{host, Host, RunningHost, DEFAULT_DATA_DIR, DEFAULT_HTTP_PORT, DEFAULT_RESULT_TTL};
+
+pub use agenthost_gateway as gateway;
 
 pub use agenthost_identity as identity;
 pub use agenthost_identity::{Address, AgentKey, DEFAULT_KEY_FILE};

@@ -1,9 +1,35 @@
-//! agenthost-gateway: the HTTP and WebSocket side of an agent.
+//! agenthost-gateway: the HTTP and WebSocket side of an agent (WIRE.md §3–4).
 //!
-//! Not built yet (its own issue): an axum router that turns `POST /input`, `GET /sessions`,
-//! `GET /health`, `GET /info`, `/ws` and `/docs` into requests to an
-//! [`AgentService`](agenthost_node::AgentService) — the in-process dispatcher of a local agent,
-//! or a remote agent reached over libp2p. The trait it will be written against already exists
-//! in `agenthost-node`, and this crate re-exports it so the dependency direction is fixed now.
+//! A [`Gateway`] (`server.rs`) is an axum router over an
+//! [`AgentService`](agenthost_node::AgentService): the in-process dispatcher of a local agent
+//! (embedded, routes at `/`), or any agent on the network reached over libp2p (standalone,
+//! routes under `/agents/{address}/`; `remote.rs`, `target.rs` with its allow/deny lists).
+//! Every route becomes one agent request:
+//! - `routes.rs`: `POST /input`, `GET /sessions`, `GET /sessions/{id}`, `GET /health`,
+//!   `GET /info`, `GET /docs`, `GET /api/agents/{address}`; `signed_get.rs` turns `X-Co-*`
+//!   headers into the envelope the agent verifies, so the signer is checked end to end;
+//! - `ws.rs`: `/ws` (simple and authenticated forms) over `live_turns.rs`, which keeps each
+//!   turn's frames for rejoining clients and never lets a slow socket slow the agent;
+//! - `error.rs`: agent error codes to HTTP statuses, JSON bodies for every error;
+//! - `openapi.rs` + `schemas.rs`: `/openapi.json`, built from the handlers' annotations;
+//!   `metrics.rs`: `/metrics` in Prometheus format.
+
+mod error;
+mod live_turns;
+mod metrics;
+mod openapi;
+mod remote;
+mod routes;
+mod schemas;
+mod server;
+mod signed_get;
+mod state;
+mod target;
+mod ws;
 
 pub use agenthost_node::AgentService;
+pub use error::{status_of, ApiError};
+pub use remote::RemoteAgent;
+pub use server::Gateway;
+pub use state::GatewayConfig;
+pub use target::{AccessLists, RemoteAgents};

@@ -3,6 +3,8 @@
 //!
 //! Everything talks over real sockets on loopback; nothing is mocked.
 
+pub mod signing;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
@@ -46,6 +48,8 @@ pub struct HostProcess {
     pub peer_id: String,
     /// Full listen multiaddrs from the banner (ending in /p2p/<PeerId>).
     pub listen: Vec<String>,
+    /// The HTTP gateway's base URL from the banner (`http://127.0.0.1:PORT`), if serving HTTP.
+    pub http: Option<String>,
     /// Stdout lines after the banner, as they come.
     pub lines: mpsc::Receiver<String>,
     pub dir: Arc<tempfile::TempDir>,
@@ -58,9 +62,15 @@ impl HostProcess {
     }
 
     /// Runs `agenthost host <args>` in `dir` (shared, so a restarted host finds its data).
+    /// Without `--port` or `--no-http` in `args`, the gateway takes a free port (`--port 0`),
+    /// so hosts in parallel tests never fight over 8000; its URL is in [`HostProcess::http`].
     pub fn start_in(dir: Arc<tempfile::TempDir>, args: &[&str]) -> HostProcess {
-        let mut child = Command::new(agenthost_bin())
-            .arg("host")
+        let mut command = Command::new(agenthost_bin());
+        command.arg("host");
+        if !args.iter().any(|a| *a == "--port" || *a == "--no-http") {
+            command.args(["--port", "0", "--http-bind", "127.0.0.1"]);
+        }
+        let mut child = command
             .args(args)
             .current_dir(dir.path())
             .stdout(Stdio::piped())
@@ -81,6 +91,7 @@ impl HostProcess {
             address: String::new(),
             peer_id: String::new(),
             listen: Vec::new(),
+            http: None,
             lines: rx,
             dir,
         };
@@ -95,6 +106,8 @@ impl HostProcess {
                 host.peer_id = v.to_owned();
             } else if let Some(v) = line.strip_prefix("listen: ") {
                 host.listen.push(v.to_owned());
+            } else if let Some(v) = line.strip_prefix("http: ") {
+                host.http = v.split_whitespace().next().map(str::to_owned);
             } else if line.starts_with("Waiting for requests") {
                 break;
             }

@@ -34,6 +34,7 @@ fn echo_host() -> Host<impl agenthost::Agent> {
     .key(AgentKey::generate())
     .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
     .mdns(false)
+    .http(false)
 }
 
 async fn connect_as(host: &RunningHost, key: AgentKey) -> AgentConnection {

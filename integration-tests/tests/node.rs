@@ -24,6 +24,7 @@ async fn start<A: Agent>(host: Host<A>) -> RunningHost {
         .data_dir(dir.path())
         .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
         .mdns(false)
+        .http(false)
         .start()
         .await
         .expect("host starts")

@@ -87,6 +87,7 @@ async fn an_agent_reserved_on_a_relay_is_called_through_it_and_reserves_again_af
     .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
     .relay(relay_addr.clone())
     .mdns(false)
+    .http(false)
     .start()
     .await
     .unwrap();

@@ -154,23 +154,17 @@ impl AgentConnection {
 
     /// One of the caller's sessions (the body of `GET /sessions/{id}`).
     pub async fn session(&self, session_id: &str) -> Result<Value, ClientError> {
-        self.response(&Request::Session {
-            session_id: session_id.to_owned(),
-        })
-        .await
+        self.response(&Request::session(session_id)).await
     }
 
     /// The caller's sessions, newest first (`{"sessions": [...]}`).
     pub async fn sessions(&self) -> Result<Value, ClientError> {
-        self.response(&Request::Sessions { limit: None }).await
+        self.response(&Request::sessions()).await
     }
 
     /// Cancels the caller's running turn of a session.
     pub async fn cancel(&self, session_id: &str) -> Result<Value, ClientError> {
-        self.response(&Request::Cancel {
-            session_id: session_id.to_owned(),
-        })
-        .await
+        self.response(&Request::cancel(session_id)).await
     }
 
     /// The agent's INFO body.

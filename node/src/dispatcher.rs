@@ -20,13 +20,14 @@ use crate::{
     admission::{WorkerLimits, WorkerPool},
     agent::{Agent, AgentInfo},
     caller::Caller,
-    frame::{Frame, Request},
+    frame::{Frame, Request, SignedFields},
     inputs::InputLimits,
     reply::Reply,
     reservations::SharedRelayStatus,
     run::run_input,
     service::AgentService,
     session_requests,
+    signed_request::{verify_signed_get, SignedGetPath},
     store::{SessionStore, SqliteReplayLedger},
     trust::{Gatekeeper, Trust, TrustConfig},
 };
@@ -243,24 +244,64 @@ impl<A: Agent> AgentService for Dispatcher<A> {
             }
             Request::Info {} => Reply::single(Frame::Response(self.info_body())),
             Request::Health {} => Reply::single(Frame::Response(self.health_body())),
-            Request::Session { session_id } => {
+            Request::Session { session_id, signed } => {
                 let shared = Arc::clone(&self.shared);
                 self.spawn_single(async move {
-                    session_requests::session(&shared, &session_id, &caller).await
+                    match signed_caller(
+                        &shared,
+                        signed,
+                        caller,
+                        SignedGetPath::Session(&session_id),
+                    ) {
+                        Ok(caller) => {
+                            session_requests::session(&shared, &session_id, &caller).await
+                        }
+                        Err(error) => Frame::Error(error),
+                    }
                 })
             }
-            Request::Sessions { limit } => {
+            Request::Sessions { limit, signed } => {
                 let shared = Arc::clone(&self.shared);
                 self.spawn_single(async move {
-                    session_requests::sessions(&shared, limit, &caller).await
+                    match signed_caller(&shared, signed, caller, SignedGetPath::Sessions) {
+                        Ok(caller) => session_requests::sessions(&shared, limit, &caller).await,
+                        Err(error) => Frame::Error(error),
+                    }
                 })
             }
-            Request::Cancel { session_id } => {
+            Request::Cancel { session_id, signed } => {
                 let shared = Arc::clone(&self.shared);
                 self.spawn_single(async move {
-                    session_requests::cancel(&shared, &session_id, &caller).await
+                    match signed_caller(&shared, signed, caller, SignedGetPath::Cancel(&session_id))
+                    {
+                        Ok(caller) => session_requests::cancel(&shared, &session_id, &caller).await,
+                        Err(error) => Frame::Error(error),
+                    }
                 })
             }
         }
     }
+}
+
+/// The caller of a SESSION, SESSIONS or CANCEL: the verified signer when the request carries a
+/// signed GET, else whoever the transport says.
+fn signed_caller<A>(
+    shared: &Shared<A>,
+    signed: SignedFields,
+    caller: Caller,
+    path: SignedGetPath<'_>,
+) -> Result<Caller, crate::frame::ErrorFrame> {
+    if !signed.is_signed() {
+        return Ok(caller);
+    }
+    let gatekeeper = &shared.gatekeeper;
+    let blacklisted = |a: &agenthost_identity::Address| gatekeeper.is_blacklisted(a);
+    verify_signed_get(
+        signed,
+        caller,
+        path,
+        shared.identity.address,
+        &shared.ledger,
+        &blacklisted,
+    )
 }

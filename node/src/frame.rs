@@ -16,14 +16,44 @@ pub enum Request {
     /// Liveness, answered with the body of `GET /health`.
     Health {},
     /// One session record (the body of `GET /sessions/{id}`); only its owner sees it.
-    Session { session_id: String },
+    Session {
+        session_id: String,
+        /// A signed GET forwarded by a gateway (WIRE.md §2.5): its signer is the caller.
+        #[serde(flatten)]
+        signed: SignedFields,
+    },
     /// The caller's own sessions, newest first (the body of `GET /sessions`).
     Sessions {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<usize>,
+        #[serde(flatten)]
+        signed: SignedFields,
     },
     /// Cancels the caller's running turn of a session.
-    Cancel { session_id: String },
+    Cancel {
+        session_id: String,
+        #[serde(flatten)]
+        signed: SignedFields,
+    },
+}
+
+/// The envelope fields of a signed request that is not an INPUT: a signed GET rebuilt by a
+/// gateway from its `X-Co-*` headers (WIRE.md §2.5). The agent verifies it end to end, so a
+/// gateway cannot act for a caller whose key it does not hold. All empty when unsigned.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignedFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+impl SignedFields {
+    pub fn is_signed(&self) -> bool {
+        self.payload.is_some() || self.from.is_some() || self.signature.is_some()
+    }
 }
 
 impl Request {
@@ -47,6 +77,30 @@ impl Request {
         }
         serde_json::from_value(value)
             .map_err(|e| ErrorFrame::new(ErrorCode::BadRequest, format!("invalid request: {e}")))
+    }
+
+    /// One session record, unsigned (the caller is who the transport says).
+    pub fn session(session_id: impl Into<String>) -> Self {
+        Request::Session {
+            session_id: session_id.into(),
+            signed: SignedFields::default(),
+        }
+    }
+
+    /// The caller's sessions, unsigned.
+    pub fn sessions() -> Self {
+        Request::Sessions {
+            limit: None,
+            signed: SignedFields::default(),
+        }
+    }
+
+    /// Cancels a running turn, unsigned.
+    pub fn cancel(session_id: impl Into<String>) -> Self {
+        Request::Cancel {
+            session_id: session_id.into(),
+            signed: SignedFields::default(),
+        }
     }
 
     /// Short name for logs.
@@ -260,6 +314,8 @@ pub enum ErrorCode {
     Cancelled,
     /// The run or the peer timed out (HTTP 504).
     Timeout,
+    /// The agent peer could not be reached (HTTP 502).
+    Unreachable,
     /// A fault of the host itself (HTTP 500).
     Internal,
 }
@@ -278,6 +334,7 @@ impl ErrorCode {
             ErrorCode::AgentError => "agent_error",
             ErrorCode::Cancelled => "cancelled",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::Unreachable => "unreachable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -295,6 +352,7 @@ impl ErrorCode {
             "agent_error" => ErrorCode::AgentError,
             "cancelled" => ErrorCode::Cancelled,
             "timeout" => ErrorCode::Timeout,
+            "unreachable" => ErrorCode::Unreachable,
             "internal" => ErrorCode::Internal,
             _ => return None,
         })

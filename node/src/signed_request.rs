@@ -1,4 +1,4 @@
-//! Signed INPUT requests (WIRE.md §2): the envelope's checks, and the request fields read from
+//! Signed requests (WIRE.md §2): INPUT envelopes and forwarded signed GETs (§2.5): the envelope's checks, and the request fields read from
 //! its payload. The signer becomes the caller; the peer that carried it is kept as `via`.
 
 use agenthost_identity::{verify_envelope, Address, EnvelopeChecks, ReplayLedger, SignedEnvelope};
@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::{
     caller::Caller,
-    frame::{ErrorCode, ErrorFrame, InputRequest},
+    frame::{ErrorCode, ErrorFrame, InputRequest, SignedFields},
 };
 
 /// Whether an INPUT carries a signed envelope at all.
@@ -43,14 +43,7 @@ pub(crate) fn verify_signed_input(
     let checks = EnvelopeChecks::new(agent, ledger)
         .with_blacklist(is_blacklisted)
         .with_require_to(require_to);
-    let signer = verify_envelope(&envelope, &checks).map_err(|e| {
-        let code = match e.status() {
-            403 => ErrorCode::Forbidden,
-            401 => ErrorCode::Unauthorized,
-            _ => ErrorCode::Internal,
-        };
-        ErrorFrame::new(code, e.to_string())
-    })?;
+    let signer = verify_envelope(&envelope, &checks).map_err(envelope_error)?;
     let fields = signed_fields(&envelope.payload, request)?;
     Ok((fields, caller.signed_by(signer.address)))
 }
@@ -89,4 +82,69 @@ fn signed_fields(payload: &Value, unsigned: InputRequest) -> Result<InputRequest
         detached,
         ..InputRequest::default()
     })
+}
+
+/// Which request a signed GET (WIRE.md §2.5) must have been signed for. Its `path` is matched by
+/// suffix, because a standalone gateway serves the same routes under `/agents/{address}/…`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SignedGetPath<'a> {
+    Sessions,
+    Session(&'a str),
+    Cancel(&'a str),
+}
+
+impl SignedGetPath<'_> {
+    fn matches(&self, method: &str, path: &str) -> bool {
+        let path = path.split('?').next().unwrap_or_default();
+        match self {
+            SignedGetPath::Sessions => method == "GET" && path.ends_with("/sessions"),
+            SignedGetPath::Session(id) => {
+                method == "GET" && path.ends_with(&format!("/sessions/{id}"))
+            }
+            SignedGetPath::Cancel(id) => {
+                method == "POST" && path.ends_with(&format!("/sessions/{id}/cancel"))
+            }
+        }
+    }
+}
+
+/// Verifies a signed GET forwarded as envelope fields: the checks of WIRE.md §2.3 (`to` only
+/// when present: the short form has none), then that it was signed for this very request.
+pub(crate) fn verify_signed_get(
+    signed: SignedFields,
+    caller: Caller,
+    path: SignedGetPath<'_>,
+    agent: Address,
+    ledger: &dyn ReplayLedger,
+    is_blacklisted: &(dyn Fn(&Address) -> bool + Sync),
+) -> Result<Caller, ErrorFrame> {
+    let unauthorized =
+        |m: &str| ErrorFrame::new(ErrorCode::Unauthorized, format!("unauthorized: {m}"));
+    let envelope = SignedEnvelope {
+        payload: signed
+            .payload
+            .ok_or_else(|| unauthorized("missing payload"))?,
+        from: signed.from.ok_or_else(|| unauthorized("missing from"))?,
+        signature: signed
+            .signature
+            .ok_or_else(|| unauthorized("missing signature"))?,
+    };
+    let method = envelope.payload.get("method").and_then(Value::as_str);
+    let signed_path = envelope.payload.get("path").and_then(Value::as_str);
+    match (method, signed_path) {
+        (Some(method), Some(p)) if path.matches(method, p) => {}
+        _ => return Err(unauthorized("the signature is for another request")),
+    }
+    let checks = EnvelopeChecks::new(agent, ledger).with_blacklist(is_blacklisted);
+    let signer = verify_envelope(&envelope, &checks).map_err(envelope_error)?;
+    Ok(caller.signed_by(signer.address))
+}
+
+fn envelope_error(e: agenthost_identity::EnvelopeError) -> ErrorFrame {
+    let code = match e.status() {
+        403 => ErrorCode::Forbidden,
+        401 => ErrorCode::Unauthorized,
+        _ => ErrorCode::Internal,
+    };
+    ErrorFrame::new(code, e.to_string())
 }

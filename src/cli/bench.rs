@@ -134,6 +134,7 @@ async fn echo_pair(
         .workers(workers)
         .queue(queue)
         .mdns(false)
+        .http(false)
         .start()
         .await?;
     let mut config = agenthost::node::NodeConfig::new(AgentKey::generate());

@@ -46,6 +46,18 @@ pub struct HostArgs {
     /// Requests waiting for a worker before new ones are refused as overloaded.
     #[arg(long, default_value_t = 128)]
     queue: usize,
+    /// HTTP port of the gateway (POST /input, /sessions, /ws, /docs...); 0 picks a free one.
+    #[arg(long, default_value_t = agenthost::DEFAULT_HTTP_PORT)]
+    port: u16,
+    /// Interface the HTTP gateway binds; 127.0.0.1 keeps it to this machine.
+    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
+    http_bind: std::net::IpAddr,
+    /// No HTTP gateway: reachable over P2P only.
+    #[arg(long, conflicts_with_all = ["port", "http_bind"])]
+    no_http: bool,
+    /// Seconds between WebSocket PINGs (WIRE.md says 30; shorter for tests).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, hide = true)]
+    ws_ping_interval: f64,
     /// Disable LAN discovery (mDNS).
     #[arg(long)]
     no_mdns: bool,
@@ -91,7 +103,13 @@ fn configure<A: agenthost::Agent>(host: Host<A>, args: &HostArgs) -> Host<A> {
         .max_files_per_request(args.max_files_per_request)
         .workers(args.workers)
         .queue(args.queue)
-        .mdns(!args.no_mdns);
+        .mdns(!args.no_mdns)
+        .http_port(args.port)
+        .http_bind(args.http_bind)
+        .http(!args.no_http)
+        .ws_ping_interval(std::time::Duration::from_secs_f64(
+            args.ws_ping_interval.clamp(0.01, 86_400.0),
+        ));
     for addr in &args.listen {
         host = host.listen(addr.clone());
     }

@@ -1,0 +1,146 @@
+//! [`ApiError`]: every failure as WIRE.md §3 says — a status code and a JSON body
+//! `{"error": "<message>", "code"?: "<kind>"}`, with `Retry-After` when a retry may succeed.
+
+use agenthost_node::{ErrorCode, ErrorFrame};
+use axum::{
+    extract::rejection::BytesRejection,
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+/// An error answer of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub code: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+/// The JSON body of every error (for the OpenAPI document).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub error: String,
+    /// What went wrong, for programs: `bad_request`, `unauthorized`, `forbidden`,
+    /// `not_found`, `busy`, `too_large`, `rate_limited`, `overloaded`, `unreachable`,
+    /// `timeout`, `agent_error`, `internal`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            code: Some(code.to_owned()),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+/// The HTTP status of an agent error code (WIRE.md §3).
+pub fn status_of(code: Option<ErrorCode>) -> StatusCode {
+    match code {
+        Some(ErrorCode::BadRequest) => StatusCode::BAD_REQUEST,
+        Some(ErrorCode::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+        Some(ErrorCode::Unauthorized) => StatusCode::UNAUTHORIZED,
+        Some(ErrorCode::Forbidden) => StatusCode::FORBIDDEN,
+        Some(ErrorCode::NotFound) => StatusCode::NOT_FOUND,
+        // A cancelled run conflicts with the request that wanted its result, like a busy one.
+        Some(ErrorCode::Busy | ErrorCode::Cancelled) => StatusCode::CONFLICT,
+        Some(ErrorCode::RateLimited) => StatusCode::TOO_MANY_REQUESTS,
+        Some(ErrorCode::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
+        Some(ErrorCode::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+        Some(ErrorCode::Unreachable) => StatusCode::BAD_GATEWAY,
+        Some(ErrorCode::AgentError | ErrorCode::Internal) | None => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+impl From<ErrorFrame> for ApiError {
+    fn from(frame: ErrorFrame) -> Self {
+        let status = status_of(frame.error_code());
+        // Both kinds of "try later" carry a Retry-After, even if the agent forgot it.
+        let retry_after = match status {
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                Some(frame.retry_after.unwrap_or(1))
+            }
+            _ => frame.retry_after,
+        };
+        ApiError {
+            status,
+            message: frame.message,
+            code: frame.code,
+            retry_after,
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "bad_request"
+        };
+        ApiError::new(status, code, rejection.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.message });
+        if let Some(code) = &self.code {
+            body["code"] = json!(code);
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// JSON 404 for paths no route knows.
+pub async fn no_route() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+/// JSON 405 for known paths asked with another method.
+pub async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}

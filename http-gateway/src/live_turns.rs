@@ -1,0 +1,272 @@
+//! Turns started over WebSocket, kept by the gateway while they run and shortly after, so a
+//! client that reconnects (CONNECT with the `session_id` and its `last_msg_id`) gets the frames
+//! it missed and then the live ones. Each frame gets a `msg_id` (1, 2, ... per turn).
+//!
+//! The pump reading the agent's reply never waits for a WebSocket: frames go to a bounded log
+//! and a broadcast channel; a client that falls more than the channel's capacity behind is told
+//! and dropped (`Lagged`), and the run goes on.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use agenthost_node::{Frame, Reply};
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+/// Frames of one turn kept for replay, at most; older ones are dropped first.
+const LOG_MAX_FRAMES: usize = 10_000;
+/// Bytes of one turn's frames kept for replay, at most.
+const LOG_MAX_BYTES: usize = 16 << 20;
+
+/// One frame of a turn as it goes to clients: `msg_id` already in the JSON.
+#[derive(Debug)]
+pub struct TurnFrame {
+    pub msg_id: u64,
+    pub text: String,
+    pub terminal: bool,
+}
+
+/// The registry of live turns, by session id.
+pub struct LiveTurns {
+    turns: Mutex<HashMap<String, Arc<LiveTurn>>>,
+    channel_capacity: usize,
+    replay_window: Duration,
+}
+
+/// One turn: its frames so far and the channel carrying the next ones.
+pub struct LiveTurn {
+    pub session_id: String,
+    /// The signer who started it; `None` for the simple (anonymous) form.
+    pub owner: Option<String>,
+    log: Mutex<TurnLog>,
+    tx: broadcast::Sender<Arc<TurnFrame>>,
+}
+
+#[derive(Default)]
+struct TurnLog {
+    frames: VecDeque<Arc<TurnFrame>>,
+    bytes: usize,
+    next_id: u64,
+    finished: bool,
+}
+
+/// What a subscriber gets: the frames it missed, then the live channel.
+pub struct Subscription {
+    pub backlog: Vec<Arc<TurnFrame>>,
+    pub live: broadcast::Receiver<Arc<TurnFrame>>,
+    /// Frames after `last_msg_id` that were already dropped from the log.
+    pub missing: bool,
+}
+
+impl LiveTurns {
+    pub fn new(channel_capacity: usize, replay_window: Duration) -> Self {
+        LiveTurns {
+            turns: Mutex::new(HashMap::new()),
+            channel_capacity: channel_capacity.max(1),
+            replay_window,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LiveTurn>>> {
+        self.turns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, session_id: &str) -> Option<Arc<LiveTurn>> {
+        self.lock().get(session_id).cloned()
+    }
+
+    /// Registers a turn whose agent reply is `reply` and pumps it in the background. The turn
+    /// stays rejoinable for the replay window after its terminal frame.
+    pub fn start(
+        self: &Arc<Self>,
+        session_id: String,
+        owner: Option<String>,
+        reply: Reply,
+    ) -> Arc<LiveTurn> {
+        let (tx, _) = broadcast::channel(self.channel_capacity);
+        let turn = Arc::new(LiveTurn {
+            session_id: session_id.clone(),
+            owner,
+            log: Mutex::new(TurnLog {
+                next_id: 1,
+                ..TurnLog::default()
+            }),
+            tx,
+        });
+        self.lock().insert(session_id.clone(), Arc::clone(&turn));
+        let registry = Arc::clone(self);
+        let pumped = Arc::clone(&turn);
+        tokio::spawn(async move {
+            pumped.pump(reply).await;
+            tokio::time::sleep(registry.replay_window).await;
+            let mut turns = registry.lock();
+            if turns
+                .get(&session_id)
+                .is_some_and(|t| Arc::ptr_eq(t, &pumped))
+            {
+                turns.remove(&session_id);
+            }
+        });
+        turn
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl LiveTurn {
+    fn log(&self) -> std::sync::MutexGuard<'_, TurnLog> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.log().finished
+    }
+
+    async fn pump(&self, mut reply: Reply) {
+        while let Some(frame) = reply.next_frame().await {
+            let terminal = frame.is_terminal();
+            self.push(frame_json(&frame), terminal);
+        }
+    }
+
+    fn push(&self, mut value: Value, terminal: bool) {
+        let mut log = self.log();
+        let msg_id = log.next_id;
+        log.next_id += 1;
+        if let Value::Object(map) = &mut value {
+            map.insert("msg_id".into(), json!(msg_id));
+            map.entry("session_id")
+                .or_insert_with(|| json!(self.session_id));
+        }
+        let frame = Arc::new(TurnFrame {
+            msg_id,
+            text: value.to_string(),
+            terminal,
+        });
+        log.bytes += frame.text.len();
+        log.frames.push_back(Arc::clone(&frame));
+        while log.frames.len() > LOG_MAX_FRAMES || log.bytes > LOG_MAX_BYTES {
+            match log.frames.pop_front() {
+                Some(old) => log.bytes -= old.text.len(),
+                None => break,
+            }
+        }
+        if terminal {
+            log.finished = true;
+        }
+        // Under the log's lock, so a subscriber sees each frame exactly once: either in its
+        // backlog or on its channel. No receivers is fine: the log keeps it.
+        let _ = self.tx.send(frame);
+    }
+
+    /// The frames after `last_msg_id`, and the channel for the ones to come.
+    pub fn subscribe(&self, last_msg_id: u64) -> Subscription {
+        let log = self.log();
+        let oldest = log.frames.front().map_or(log.next_id, |f| f.msg_id);
+        Subscription {
+            backlog: log
+                .frames
+                .iter()
+                .filter(|f| f.msg_id > last_msg_id)
+                .cloned()
+                .collect(),
+            live: self.tx.subscribe(),
+            missing: last_msg_id + 1 < oldest,
+        }
+    }
+}
+
+/// The JSON of a frame as WebSocket clients see it (WIRE.md §4).
+fn frame_json(frame: &Frame) -> Value {
+    frame.to_json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agenthost_node::{ErrorCode, OutputFrame};
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    fn output() -> Frame {
+        Frame::Output(OutputFrame {
+            result: "a b".into(),
+            session_id: "s1".into(),
+            duration_ms: 1,
+            session: json!({}),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_late_subscriber_gets_the_backlog_then_live_frames_once() {
+        let turns = Arc::new(LiveTurns::new(16, Duration::from_secs(60)));
+        let (tx, rx) = mpsc::channel(8);
+        let turn = turns.start("s1".into(), None, Reply::new(rx, CancellationToken::new()));
+        tx.send(Frame::Stream {
+            content: "a ".into(),
+        })
+        .await
+        .unwrap();
+        tx.send(Frame::Stream {
+            content: "b".into(),
+        })
+        .await
+        .unwrap();
+        // Wait until the pump logged both.
+        while turn.subscribe(0).backlog.len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        let mut sub = turn.subscribe(1);
+        assert_eq!(sub.backlog.len(), 1);
+        assert_eq!(sub.backlog[0].msg_id, 2);
+        assert!(!sub.missing);
+        tx.send(output()).await.unwrap();
+        let live = sub.live.recv().await.unwrap();
+        assert_eq!(live.msg_id, 3);
+        assert!(live.terminal);
+        let v: Value = serde_json::from_str(&live.text).unwrap();
+        assert_eq!(v["type"], "OUTPUT");
+        assert_eq!(v["msg_id"], 3);
+        assert!(turn.is_finished());
+        assert!(turns.get("s1").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_lags_and_the_pump_goes_on() {
+        let turns = Arc::new(LiveTurns::new(4, Duration::from_secs(60)));
+        let (tx, rx) = mpsc::channel(8);
+        let turn = turns.start("s2".into(), None, Reply::new(rx, CancellationToken::new()));
+        let mut sub = turn.subscribe(0);
+        for i in 0..20 {
+            tx.send(Frame::Stream {
+                content: format!("{i} "),
+            })
+            .await
+            .unwrap();
+        }
+        tx.send(Frame::Error(agenthost_node::ErrorFrame::new(
+            ErrorCode::Internal,
+            "x",
+        )))
+        .await
+        .unwrap();
+        while !turn.is_finished() {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(
+            sub.live.recv().await,
+            Err(broadcast::error::RecvError::Lagged(_))
+        ));
+        // The log still has everything for a fresh subscriber.
+        assert_eq!(turn.subscribe(0).backlog.len(), 21);
+    }
+}

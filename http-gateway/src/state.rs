@@ -1,0 +1,52 @@
+//! What every handler shares: the agents served, the settings, metrics, and the live turns
+//! WebSocket clients can rejoin.
+
+use std::{sync::Arc, time::Duration};
+
+use agenthost_identity::MemoryReplayLedger;
+
+use crate::{live_turns::LiveTurns, metrics::Metrics, target::Agents};
+
+/// Settings of a gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Largest request body; derive it from the agent's file limits
+    /// (`InputLimits::max_request_bytes`), so every request the agent could accept fits.
+    pub max_body_bytes: usize,
+    /// How often a WebSocket gets `{"type":"PING"}` (WIRE.md §4: 30 s).
+    pub ws_ping_interval: Duration,
+    /// Frames a WebSocket client may fall behind a live turn before it is told and dropped.
+    pub ws_lag_frames: usize,
+    /// How long a write to a WebSocket may block before the client is dropped.
+    pub ws_send_timeout: Duration,
+    /// Longest wait for an HTTP answer (`POST /input` included) before 504.
+    pub request_timeout: Duration,
+    /// How long a finished turn stays rejoinable over WebSocket (its events replayed).
+    pub replay_window: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            max_body_bytes: agenthost_node::inputs::InputLimits::default().max_request_bytes(),
+            ws_ping_interval: Duration::from_secs(30),
+            ws_lag_frames: 1024,
+            ws_send_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(600),
+            replay_window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Shared by every handler (cheap to clone).
+#[derive(Clone)]
+pub struct GatewayState {
+    pub agents: Arc<Agents>,
+    pub config: Arc<GatewayConfig>,
+    pub metrics: Arc<Metrics>,
+    pub live: Arc<LiveTurns>,
+    /// Single use of WebSocket CONNECT signatures, which the gateway checks itself (the
+    /// agent checks every later command).
+    pub connect_ledger: Arc<MemoryReplayLedger>,
+    pub started: std::time::Instant,
+}

@@ -1,0 +1,157 @@
+//! Which agent a request is for. An embedded gateway fronts one local agent; a standalone one
+//! fronts any agent on the network under `/agents/{address}/…`, behind its allow and deny lists.
+
+use std::{collections::HashSet, sync::Arc};
+
+use agenthost_identity::Address;
+use agenthost_node::{AgentService, Client, Multiaddr};
+use axum::{
+    extract::{FromRequestParts, RawPathParams},
+    http::request::Parts,
+};
+use moka::sync::Cache;
+
+use crate::{error::ApiError, remote::RemoteAgent, state::GatewayState};
+
+/// The agents a gateway serves.
+pub enum Agents {
+    /// One agent in this process: no network hop.
+    Local {
+        address: Address,
+        service: Arc<dyn AgentService>,
+    },
+    /// Any agent reachable over libp2p.
+    Remote(RemoteAgents),
+}
+
+/// The standalone gateway's view of the network.
+pub struct RemoteAgents {
+    client: Arc<Client>,
+    relays: Vec<Multiaddr>,
+    lists: AccessLists,
+    /// Connections to recently used agents.
+    agents: Cache<Address, RemoteAgent>,
+}
+
+/// The standalone gateway's door: which agents it fronts and which signers it refuses.
+#[derive(Debug, Clone, Default)]
+pub struct AccessLists {
+    /// When not empty, the only agents this gateway fronts.
+    pub allow: HashSet<Address>,
+    /// Agents it never fronts and signers it never forwards.
+    pub deny: HashSet<Address>,
+}
+
+impl AccessLists {
+    pub fn check_agent(&self, agent: &Address) -> Result<(), ApiError> {
+        if self.deny.contains(agent) || (!self.allow.is_empty() && !self.allow.contains(agent)) {
+            return Err(ApiError::forbidden(format!(
+                "forbidden: this gateway does not serve agent {agent}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A signer named by a request (checked again, with its signature, by the agent).
+    pub fn check_signer(&self, signer: Option<&str>) -> Result<(), ApiError> {
+        match signer.and_then(|s| Address::parse(s).ok()) {
+            Some(signer) if self.deny.contains(&signer) => {
+                Err(ApiError::forbidden("forbidden: blacklisted"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl RemoteAgents {
+    pub fn new(client: Client, relays: Vec<Multiaddr>, lists: AccessLists) -> Self {
+        RemoteAgents {
+            client: Arc::new(client),
+            relays,
+            lists,
+            agents: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(std::time::Duration::from_secs(600))
+                .build(),
+        }
+    }
+
+    pub fn lists(&self) -> &AccessLists {
+        &self.lists
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The agent at `address`, if this gateway fronts it.
+    pub fn target(&self, address: Address) -> Result<TargetAgent, ApiError> {
+        self.lists.check_agent(&address)?;
+        let agent = self.agents.get_with(address, || {
+            RemoteAgent::new(address, Arc::clone(&self.client), self.relays.clone())
+        });
+        Ok(TargetAgent {
+            address,
+            service: Arc::new(agent),
+            base_path: format!("/agents/{address}"),
+            lists: Some(self.lists.clone()),
+        })
+    }
+}
+
+/// The agent a request is for, resolved from the route: extract it in a handler.
+#[derive(Clone)]
+pub struct TargetAgent {
+    pub address: Address,
+    pub service: Arc<dyn AgentService>,
+    /// Where this agent's routes live on this gateway: `""` or `/agents/0x…`.
+    pub base_path: String,
+    /// The standalone gateway's lists, checked against signers at its door.
+    pub lists: Option<AccessLists>,
+}
+
+impl TargetAgent {
+    pub fn check_signer(&self, signer: Option<&str>) -> Result<(), ApiError> {
+        match &self.lists {
+            Some(lists) => lists.check_signer(signer),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether this gateway runs in the agent's own process.
+    pub fn is_local(&self) -> bool {
+        self.lists.is_none()
+    }
+}
+
+impl FromRequestParts<GatewayState> for TargetAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &GatewayState,
+    ) -> Result<Self, Self::Rejection> {
+        match &*state.agents {
+            Agents::Local { address, service } => Ok(TargetAgent {
+                address: *address,
+                service: Arc::clone(service),
+                base_path: String::new(),
+                lists: None,
+            }),
+            Agents::Remote(remote) => {
+                let params = RawPathParams::from_request_parts(parts, state)
+                    .await
+                    .map_err(|_| ApiError::not_found("no agent in the path"))?;
+                let text = params
+                    .iter()
+                    .find(|(name, _)| *name == "address")
+                    .map(|(_, value)| value.to_owned())
+                    .ok_or_else(|| ApiError::not_found("no agent in the path"))?;
+                let address = Address::parse(&text).map_err(|e| {
+                    ApiError::not_found(format!("{text} is not an agent address: {e}"))
+                })?;
+                remote.target(address)
+            }
+        }
+    }
+}
