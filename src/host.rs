@@ -524,7 +524,9 @@ impl RunningHost {
     }
 }
 
-async fn shutdown_signal() {
+/// Completes on Ctrl-C or SIGTERM: what a hosted agent (and the gateway and relay commands)
+/// wait for before shutting down.
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -15,7 +15,10 @@ mod connect;
 mod host;
 
 pub use connect::{connect, connect_with};
-pub use host::{host, Host, RunningHost, DEFAULT_DATA_DIR, DEFAULT_HTTP_PORT, DEFAULT_RESULT_TTL};
+pub use host::{
+    host, shutdown_signal, Host, RunningHost, DEFAULT_DATA_DIR, DEFAULT_HTTP_PORT,
+    DEFAULT_RESULT_TTL,
+};
 
 pub use agenthost_gateway as gateway;
 

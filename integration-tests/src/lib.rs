@@ -161,3 +161,85 @@ pub fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+/// A long-running `agenthost <subcommand>` process (relay, gateway), killed on drop, with the
+/// lines it printed before it was ready.
+pub struct ServiceProcess {
+    child: Child,
+    pub banner: Vec<String>,
+}
+
+impl ServiceProcess {
+    /// Runs `agenthost <args>` in `dir` and reads stdout until a line satisfies `ready`.
+    pub fn start(dir: &std::path::Path, args: &[&str], ready: impl Fn(&str) -> bool) -> Self {
+        let mut child = Command::new(agenthost_bin())
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning agenthost");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = Vec::new();
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("agenthost {args:?} not ready within 60 s: {banner:?}"));
+            let done = ready(&line);
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+        ServiceProcess { child, banner }
+    }
+
+    /// `agenthost relay` on loopback TCP; returns it with its full relay multiaddr.
+    pub fn relay(dir: &std::path::Path) -> (Self, String) {
+        let key = dir.join("relay.key");
+        let relay = Self::start(
+            dir,
+            &[
+                "relay",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--metrics-addr",
+                "off",
+                "--key-file",
+                key.to_str().expect("utf-8 path"),
+            ],
+            |line| line.starts_with("relay: ") && line.contains("/tcp/"),
+        );
+        let addr = relay
+            .value("relay: ")
+            .expect("the relay printed its address");
+        (relay, addr)
+    }
+
+    /// The rest of the first banner line starting with `prefix`.
+    pub fn value(&self, prefix: &str) -> Option<String> {
+        self.banner
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(str::to_owned)
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -3,6 +3,7 @@
 
 mod bench;
 mod call;
+mod gateway;
 mod host;
 mod keys;
 mod sessions;
@@ -34,6 +35,8 @@ enum Command {
     Sessions(sessions::SessionsArgs),
     /// Cancel your running turn of a session (JSON).
     Cancel(sessions::SessionArgs),
+    /// Serve HTTP and WebSocket in front of any agent on the network (/agents/<address>/...).
+    Gateway(gateway::GatewayArgs),
     /// Run a circuit relay v2 server and agent directory (same as `agenthost-relay`).
     Relay(agenthost_relay::cli::RelayArgs),
     /// Measure throughput and latency.
@@ -48,7 +51,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // libp2p's own info lines (peer id, mDNS interfaces) repeat what the banner says.
     let default_level = match cli.command {
-        Command::Host(_) | Command::Relay(_) => "info,libp2p_swarm=warn,libp2p_mdns=warn",
+        Command::Host(_) | Command::Relay(_) | Command::Gateway(_) => {
+            "info,libp2p_swarm=warn,libp2p_mdns=warn"
+        }
         _ => "warn",
     };
     init_logging(default_level);
@@ -71,6 +76,7 @@ pub fn main() -> ExitCode {
             Command::Sessions(args) => sessions::sessions(args).await,
             Command::Cancel(args) => sessions::cancel(args).await,
             Command::Relay(args) => agenthost_relay::run(args).await,
+            Command::Gateway(args) => gateway::run(args).await,
             Command::Bench(cmd) => bench::run(cmd).await,
         }
     })

@@ -1,0 +1,92 @@
+//! `agenthost gateway`: a standalone HTTP/WebSocket gateway in front of any agent on the
+//! network, under `/agents/{address}/…`, reached over libp2p (directly, by mDNS, or through
+//! relays).
+
+use std::{net::IpAddr, path::PathBuf, process::ExitCode};
+
+use agenthost::{
+    gateway::{AccessLists, Gateway, GatewayConfig, RemoteAgents},
+    identity,
+    node::NodeConfig,
+    Address, AgentKey, Client, Multiaddr,
+};
+use clap::Args;
+
+#[derive(Args)]
+pub struct GatewayArgs {
+    /// HTTP port; 0 picks a free one.
+    #[arg(long, default_value_t = agenthost::DEFAULT_HTTP_PORT)]
+    port: u16,
+    /// Interface to bind; 127.0.0.1 keeps it to this machine.
+    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
+    http_bind: IpAddr,
+    /// A relay agents are reserved on (full multiaddr ending in /p2p/<relay>; repeatable):
+    /// agents are dialed through it.
+    #[arg(long = "relay", value_name = "MULTIADDR")]
+    relay: Vec<Multiaddr>,
+    /// Serve only these agents (repeatable); default: any agent.
+    #[arg(long = "allow", value_name = "ADDRESS", value_parser = parse_address)]
+    allow: Vec<Address>,
+    /// Never serve this agent, nor forward requests signed by this address (repeatable).
+    #[arg(long = "deny", value_name = "ADDRESS", value_parser = parse_address)]
+    deny: Vec<Address>,
+    /// The gateway's own libp2p identity (agents see it as the carrying peer); default: a
+    /// fresh one each start.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Disable LAN discovery of agents (mDNS).
+    #[arg(long)]
+    no_mdns: bool,
+}
+
+fn parse_address(s: &str) -> Result<Address, String> {
+    Address::parse(s).map_err(|e| e.to_string())
+}
+
+pub async fn run(args: GatewayArgs) -> ExitCode {
+    match serve(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => super::fail(e),
+    }
+}
+
+async fn serve(args: GatewayArgs) -> anyhow::Result<()> {
+    let key = match &args.key_file {
+        Some(path) => identity::load_or_create_key(path)?.0,
+        None => AgentKey::generate(),
+    };
+    let peer_id = key.peer_id();
+    let mut config = NodeConfig::new(key);
+    config.mdns = !args.no_mdns;
+    let client = Client::start(config).await?;
+    let lists = AccessLists {
+        allow: args.allow.iter().copied().collect(),
+        deny: args.deny.iter().copied().collect(),
+    };
+    let gateway = Gateway::remote(
+        RemoteAgents::new(client, args.relay.clone(), lists),
+        GatewayConfig::default(),
+    );
+    let bind = std::net::SocketAddr::new(args.http_bind, args.port);
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
+        anyhow::anyhow!("binding the HTTP port {bind}: {e} (choose another with --port)")
+    })?;
+    let addr = listener.local_addr()?;
+    let host = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    println!("agenthost {} gateway", env!("CARGO_PKG_VERSION"));
+    println!("peer_id: {peer_id}");
+    println!("http: http://{host} (bound to {addr})");
+    println!("routes: http://{host}/agents/<address>/{{input,sessions,health,info,docs,ws}}");
+    for relay in &args.relay {
+        println!("relay: {relay}");
+    }
+    println!("Waiting for requests (Ctrl-C to stop)");
+    gateway
+        .serve(listener, agenthost::shutdown_signal())
+        .await
+        .map_err(Into::into)
+}
