@@ -489,7 +489,7 @@ impl RunningHost {
                 "try: curl -s {url}/input -H 'content-type: application/json' -d '{{\"prompt\":\"hello\"}}'"
             ));
             lines.push(format!(
-                "try: echo '{{\"type\":\"INPUT\",\"prompt\":\"hello\"}}' | websocat {}/ws",
+                "try: (echo '{{\"type\":\"INPUT\",\"prompt\":\"hello\"}}'; sleep 1) | websocat {}/ws",
                 url.replacen("http://", "ws://", 1)
             ));
         }

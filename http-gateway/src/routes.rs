@@ -181,11 +181,13 @@ pub async fn get_sessions(
     let mut limit = None;
     for (key, value) in form_urlencoded::parse(meta.uri.query().unwrap_or("").as_bytes()) {
         if key == "limit" {
-            limit = Some(
-                value
-                    .parse::<usize>()
-                    .map_err(|_| ApiError::bad_request("limit must be a non-negative integer"))?,
-            );
+            // Any non-negative integer is a valid limit; the agent caps it at 100.
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::bad_request(
+                    "limit must be a non-negative integer",
+                ));
+            }
+            limit = Some(value.parse::<usize>().unwrap_or(usize::MAX));
         }
     }
     let signed = meta.signed(b"")?;

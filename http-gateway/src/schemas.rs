@@ -8,30 +8,86 @@ use utoipa::ToSchema;
 /// `POST /input`: the plain form, or a signed envelope whose payload holds the same fields
 /// plus `timestamp` and `to` (WIRE.md §2–3).
 #[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)] // documentation of the body; the handler reads it as JSON
-pub struct InputBody {
-    /// The prompt (plain form).
-    pub prompt: Option<String>,
+pub enum InputBody {
+    Plain(PlainInput),
+    Signed(SignedInput),
+}
+
+/// `{"prompt", "session"?, "images"?, "files"?}`. Lists hold at most `max_files_per_request`
+/// items (10 by default; `GET /info` tells the agent's own limits).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PlainInput {
+    pub prompt: String,
     /// The `session` object of a previous answer, to continue that conversation.
-    pub session: Option<Value>,
-    /// Images as data URLs.
-    pub images: Option<Vec<String>>,
-    /// Files as `{name, data}` with data URLs.
+    pub session: Option<SessionObject>,
+    /// Images as base64 data URLs (`data:image/png;base64,...`).
+    #[schema(max_items = 10)]
+    pub images: Option<Vec<ImageDataUrl>>,
+    /// Files as `{name, data}` with base64 data URLs.
+    #[schema(max_items = 10)]
     pub files: Option<Vec<FileBody>>,
-    /// Signed form: the signed fields (`prompt`, `timestamp`, `to`, ...).
-    pub payload: Option<Value>,
-    /// Signed form: the signer's `0x` address.
-    pub from: Option<String>,
-    /// Signed form: 128 hex digits of the ed25519 signature of the canonical payload.
-    pub signature: Option<String>,
+}
+
+/// The conversation a client carries between turns (WIRE.md §3). Fields other clients add are
+/// kept.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SessionObject {
+    pub session_id: String,
+    pub messages: Option<Vec<MessageBody>>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub trace: Option<Vec<Value>>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    pub turn: Option<u64>,
+}
+
+/// One message of a conversation.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MessageBody {
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+/// An image as a base64 data URL.
+#[derive(Deserialize, ToSchema)]
+#[schema(
+    pattern = r"^data:image/[a-z0-9.+-]+;base64,(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
+)]
+#[allow(dead_code)]
+pub struct ImageDataUrl(String);
+
+/// `{"payload", "from", "signature"}`: the payload is signed and holds `prompt`, `timestamp`,
+/// `to` and optionally `session`, `images`, `files`.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SignedInput {
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// The signer's `0x` address.
+    pub from: String,
+    /// 128 hex digits: the ed25519 signature of the canonical payload.
+    pub signature: String,
 }
 
 /// A file attached to an input.
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct FileBody {
+    /// The file's name: not empty, no control characters, not only dots; a path is cut to
+    /// its last component and unsafe characters are replaced when it is saved.
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f/\\]*[^\x00-\x1f\x7f-\x9f/\\.][^\x00-\x1f\x7f-\x9f/\\]*$"
+    )]
     pub name: String,
     /// `data:<mime>;base64,...`
+    #[schema(
+        pattern = r"^data:[a-z0-9.+-]+/[a-z0-9.+-]+;base64,(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})?$"
+    )]
     pub data: String,
 }
 

@@ -126,10 +126,18 @@ pub struct InputRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<Value>,
     /// Images as data URLs.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub images: Vec<String>,
     /// Files as `{name, data}` with data URLs.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub files: Vec<FileInput>,
     /// Keep running when the caller disconnects; the result is fetched later by session id.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -140,6 +148,15 @@ pub struct InputRequest {
     pub from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+}
+
+/// `null` reads as an empty list: clients that serialize absent lists as `null` are common.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// A file attached to an input.

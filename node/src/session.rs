@@ -14,16 +14,26 @@ pub struct Message {
     pub content: String,
 }
 
+/// `null` reads as the default: clients that write absent fields as `null` are common.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// The session object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Session {
+    #[serde(default, deserialize_with = "null_as_default")]
     pub session_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub messages: Vec<Message>,
     /// Events of past turns (tool calls and the like), kept for clients that show them.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub trace: Vec<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub turn: u64,
     /// Fields other clients put in the object; kept so they survive a round trip.
     #[serde(flatten)]
