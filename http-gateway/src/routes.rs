@@ -12,6 +12,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     Json,
 };
+use futures::FutureExt;
 use serde_json::{json, Value};
 
 use crate::{
@@ -78,15 +79,21 @@ impl RequestMeta {
 }
 
 /// Waits for the one response body that answers `reply` (INFO, HEALTH, SESSION...).
-async fn response_body(state: &GatewayState, reply: Reply) -> Result<Value, ApiError> {
-    match tokio::time::timeout(state.config.request_timeout, reply.terminal()).await {
-        Ok(Frame::Response(body)) => Ok(body),
-        Ok(Frame::Error(e)) => Err(e.into()),
-        Ok(other) => Err(ApiError::internal(format!(
+async fn response_body(state: &GatewayState, mut reply: Reply) -> Result<Value, ApiError> {
+    // Answers that are ready at once (HEALTH, INFO of a local agent) skip the timer.
+    let terminal = match reply.next_frame().now_or_never() {
+        Some(Some(frame)) if frame.is_terminal() => frame,
+        _ => tokio::time::timeout(state.config.request_timeout, reply.terminal())
+            .await
+            .map_err(|_| timeout_error())?,
+    };
+    match terminal {
+        Frame::Response(body) => Ok(body),
+        Frame::Error(e) => Err(e.into()),
+        other => Err(ApiError::internal(format!(
             "unexpected answer from the agent: {}",
             other.to_json()
         ))),
-        Err(_) => Err(timeout_error()),
     }
 }
 
@@ -223,14 +230,28 @@ pub async fn get_session(
     params: RawPathParams,
     meta: RequestMeta,
 ) -> Result<Json<Value>, ApiError> {
-    let session_id = path_param(&params, "id").ok_or_else(|| ApiError::not_found("no id"))?;
-    let signed = meta.signed(b"")?;
+    session_request(&state, &agent, &params, &meta, b"", |session_id, signed| {
+        Request::Session { session_id, signed }
+    })
+    .await
+}
+
+/// A request about one session (`/sessions/{id}…`), signed over `body` if at all.
+async fn session_request(
+    state: &GatewayState,
+    agent: &TargetAgent,
+    params: &RawPathParams,
+    meta: &RequestMeta,
+    body: &[u8],
+    request: impl FnOnce(String, SignedFields) -> Request,
+) -> Result<Json<Value>, ApiError> {
+    let session_id = path_param(params, "id").ok_or_else(|| ApiError::not_found("no id"))?;
+    let signed = meta.signed(body)?;
     agent.check_signer(claimed_signer(&meta.headers))?;
-    let reply = agent.service.call(
-        Request::Session { session_id, signed },
-        http_caller(meta.remote),
-    );
-    Ok(Json(response_body(&state, reply).await?))
+    let reply = agent
+        .service
+        .call(request(session_id, signed), http_caller(meta.remote));
+    Ok(Json(response_body(state, reply).await?))
 }
 
 /// Cancels the caller's running turn of a session (signed like a GET, method `POST`).
@@ -254,14 +275,15 @@ pub async fn cancel_session(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let body = body?;
-    let session_id = path_param(&params, "id").ok_or_else(|| ApiError::not_found("no id"))?;
-    let signed = meta.signed(&body)?;
-    agent.check_signer(claimed_signer(&meta.headers))?;
-    let reply = agent.service.call(
-        Request::Cancel { session_id, signed },
-        http_caller(meta.remote),
-    );
-    Ok(Json(response_body(&state, reply).await?))
+    session_request(
+        &state,
+        &agent,
+        &params,
+        &meta,
+        &body,
+        |session_id, signed| Request::Cancel { session_id, signed },
+    )
+    .await
 }
 
 /// Liveness of the agent.

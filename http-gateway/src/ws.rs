@@ -338,7 +338,7 @@ impl Connection {
                 _ => "connected",
             },
         };
-        let session_id = requested.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let session_id = requested.unwrap_or_else(agenthost_node::session::new_session_id);
         self.agent.get_or_insert(agent);
         self.auth = Some(Authenticated {
             signer: signer.address,

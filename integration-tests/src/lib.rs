@@ -70,22 +70,7 @@ impl HostProcess {
         if !args.iter().any(|a| *a == "--port" || *a == "--no-http") {
             command.args(["--port", "0", "--http-bind", "127.0.0.1"]);
         }
-        let mut child = command
-            .args(args)
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawning agenthost host");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, rx) = spawn_reading_lines(command.args(args).current_dir(dir.path()));
         let mut host = HostProcess {
             child,
             address: String::new(),
@@ -172,22 +157,8 @@ pub struct ServiceProcess {
 impl ServiceProcess {
     /// Runs `agenthost <args>` in `dir` and reads stdout until a line satisfies `ready`.
     pub fn start(dir: &std::path::Path, args: &[&str], ready: impl Fn(&str) -> bool) -> Self {
-        let mut child = Command::new(agenthost_bin())
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawning agenthost");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, rx) =
+            spawn_reading_lines(Command::new(agenthost_bin()).args(args).current_dir(dir));
         let mut banner = Vec::new();
         loop {
             let line = rx
@@ -242,4 +213,33 @@ impl Drop for ServiceProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `GET url` and its JSON body, whatever the status.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: body is not JSON: {e}"))
+}
+
+/// Spawns `command` with stdout piped and returns the child and its stdout, line by line.
+fn spawn_reading_lines(command: &mut Command) -> (Child, mpsc::Receiver<String>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawning agenthost");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
 }

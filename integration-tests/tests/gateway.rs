@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use agenthost::AgentKey;
 use agenthost_integration_tests::{
+    get_json,
     signing::{signed_body, signed_get_headers, wire_vector_key},
     HostProcess, ServiceProcess,
 };
@@ -70,33 +71,12 @@ async fn a_gateway_knowing_only_the_relay_reaches_the_agent() {
     };
     assert_eq!(out["result"], "echo: via gateway", "{out}");
 
-    let health: Value = Client::new()
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&format!("{base}/health")).await;
     assert_eq!(health["agent"], "demo");
-    let info: Value = Client::new()
-        .get(format!("{base}/info"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = get_json(&format!("{base}/info")).await;
     assert_eq!(info["address"], host.address);
     assert_eq!(info["endpoints"][0], base);
-    let found: Value = Client::new()
-        .get(format!("{url}/api/agents/{}", host.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found = get_json(&format!("{url}/api/agents/{}", host.address)).await;
     assert_eq!(found["online"], true);
     assert_eq!(found["endpoints"][0], base);
 
@@ -129,14 +109,7 @@ async fn a_gateway_knowing_only_the_relay_reaches_the_agent() {
         "{list}"
     );
     // Anonymous callers through a gateway all look alike: listing shows none.
-    let anon: Value = Client::new()
-        .get(format!("{base}/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let anon = get_json(&format!("{base}/sessions")).await;
     assert_eq!(anon["sessions"], json!([]));
 
     // The door: a denied agent, a denied signer, a malformed address.
@@ -222,13 +195,6 @@ async fn an_unreachable_agent_is_a_gateway_error() {
         "{status} {err}"
     );
     assert!(err["error"].is_string());
-    let health: Value = Client::new()
-        .get(format!("{url}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&format!("{url}/health")).await;
     assert_eq!(health["status"], "healthy");
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use agenthost::{identity::SignedEnvelope, AgentKey};
 use agenthost_integration_tests::{
+    get_json,
     signing::{now, wire_vector_key},
     HostProcess,
 };
@@ -54,6 +55,12 @@ async fn turn(socket: &mut Socket) -> Vec<Value> {
             return frames;
         }
     }
+}
+
+/// A simple-form INPUT and the result of its terminal frame.
+async fn ask(socket: &mut Socket, prompt: &str) -> Value {
+    send(socket, json!({"type": "INPUT", "prompt": prompt})).await;
+    turn(socket).await.last().unwrap()["result"].clone()
 }
 
 fn streamed(frames: &[Value]) -> String {
@@ -147,15 +154,7 @@ async fn simple_form_streams_then_ends_with_one_output() {
     );
     send(&mut socket, json!({"type": "INPUT"})).await;
     assert_eq!(next(&mut socket).await["type"], "ERROR");
-    send(
-        &mut socket,
-        json!({"type": "INPUT", "prompt": "still here"}),
-    )
-    .await;
-    assert_eq!(
-        turn(&mut socket).await.last().unwrap()["result"],
-        "echo: still here"
-    );
+    assert_eq!(ask(&mut socket, "still here").await, "echo: still here");
 }
 
 #[tokio::test]
@@ -244,15 +243,7 @@ async fn the_server_pings_and_a_pong_keeps_the_socket() {
             send(&mut socket, json!({"type": "PONG"})).await;
         }
     }
-    send(
-        &mut socket,
-        json!({"type": "INPUT", "prompt": "after pings"}),
-    )
-    .await;
-    assert_eq!(
-        turn(&mut socket).await.last().unwrap()["result"],
-        "echo: after pings"
-    );
+    assert_eq!(ask(&mut socket, "after pings").await, "echo: after pings");
 }
 
 #[tokio::test]
@@ -333,14 +324,7 @@ async fn a_slow_reader_is_dropped_and_blocks_nobody() {
             .await
             .unwrap();
         assert_eq!(fast["result"], "echo: fast");
-        let record: Value = client
-            .get(format!("{url}/sessions/{session_id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let record = get_json(&format!("{url}/sessions/{session_id}")).await;
         if record["status"] == "done" {
             assert_eq!(
                 record["result"].as_str().unwrap().len(),

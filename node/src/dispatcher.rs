@@ -252,7 +252,9 @@ impl<A: Agent> AgentService for Dispatcher<A> {
                         signed,
                         caller,
                         SignedGetPath::Session(&session_id),
-                    ) {
+                    )
+                    .await
+                    {
                         Ok(caller) => {
                             session_requests::session(&shared, &session_id, &caller).await
                         }
@@ -263,7 +265,7 @@ impl<A: Agent> AgentService for Dispatcher<A> {
             Request::Sessions { limit, signed } => {
                 let shared = Arc::clone(&self.shared);
                 self.spawn_single(async move {
-                    match signed_caller(&shared, signed, caller, SignedGetPath::Sessions) {
+                    match signed_caller(&shared, signed, caller, SignedGetPath::Sessions).await {
                         Ok(caller) => session_requests::sessions(&shared, limit, &caller).await,
                         Err(error) => Frame::Error(error),
                     }
@@ -273,6 +275,7 @@ impl<A: Agent> AgentService for Dispatcher<A> {
                 let shared = Arc::clone(&self.shared);
                 self.spawn_single(async move {
                     match signed_caller(&shared, signed, caller, SignedGetPath::Cancel(&session_id))
+                        .await
                     {
                         Ok(caller) => session_requests::cancel(&shared, &session_id, &caller).await,
                         Err(error) => Frame::Error(error),
@@ -285,7 +288,7 @@ impl<A: Agent> AgentService for Dispatcher<A> {
 
 /// The caller of a SESSION, SESSIONS or CANCEL: the verified signer when the request carries a
 /// signed GET, else whoever the transport says.
-fn signed_caller<A>(
+async fn signed_caller<A>(
     shared: &Shared<A>,
     signed: SignedFields,
     caller: Caller,
@@ -304,4 +307,5 @@ fn signed_caller<A>(
         &shared.ledger,
         &blacklisted,
     )
+    .await
 }

@@ -109,7 +109,8 @@ async fn admit<A: Agent>(
             &blacklisted,
             // WIRE.md §2.3: strict agents only accept requests addressed to them.
             gatekeeper.trust_name() == "strict",
-        )?
+        )
+        .await?
     } else {
         (request, caller)
     };

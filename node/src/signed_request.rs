@@ -1,12 +1,16 @@
 //! Signed requests (WIRE.md §2): INPUT envelopes and forwarded signed GETs (§2.5): the envelope's checks, and the request fields read from
 //! its payload. The signer becomes the caller; the peer that carried it is kept as `via`.
 
-use agenthost_identity::{verify_envelope, Address, EnvelopeChecks, ReplayLedger, SignedEnvelope};
+use agenthost_identity::{
+    verify_envelope, Address, EnvelopeChecks, EnvelopeError, ReplayLedger, SignedEnvelope,
+    VerifiedSigner,
+};
 use serde_json::Value;
 
 use crate::{
     caller::Caller,
     frame::{ErrorCode, ErrorFrame, InputRequest, SignedFields},
+    store::SqliteReplayLedger,
 };
 
 /// Whether an INPUT carries a signed envelope at all.
@@ -16,11 +20,11 @@ pub(crate) fn is_signed(request: &InputRequest) -> bool {
 
 /// Verifies the envelope of `request` and returns its fields (the signed copies win over any
 /// unsigned ones beside the payload) with the caller attributed to the signer.
-pub(crate) fn verify_signed_input(
+pub(crate) async fn verify_signed_input(
     request: InputRequest,
     caller: Caller,
     agent: Address,
-    ledger: &dyn ReplayLedger,
+    ledger: &SqliteReplayLedger,
     is_blacklisted: &(dyn Fn(&Address) -> bool + Sync),
     require_to: bool,
 ) -> Result<(InputRequest, Caller), ErrorFrame> {
@@ -40,10 +44,7 @@ pub(crate) fn verify_signed_input(
             .clone()
             .ok_or_else(|| unauthorized("missing signature"))?,
     };
-    let checks = EnvelopeChecks::new(agent, ledger)
-        .with_blacklist(is_blacklisted)
-        .with_require_to(require_to);
-    let signer = verify_envelope(&envelope, &checks).map_err(envelope_error)?;
+    let signer = verify(&envelope, agent, ledger, is_blacklisted, require_to).await?;
     let fields = signed_fields(&envelope.payload, request)?;
     Ok((fields, caller.signed_by(signer.address)))
 }
@@ -110,12 +111,12 @@ impl SignedGetPath<'_> {
 
 /// Verifies a signed GET forwarded as envelope fields: the checks of WIRE.md §2.3 (`to` only
 /// when present: the short form has none), then that it was signed for this very request.
-pub(crate) fn verify_signed_get(
+pub(crate) async fn verify_signed_get(
     signed: SignedFields,
     caller: Caller,
     path: SignedGetPath<'_>,
     agent: Address,
-    ledger: &dyn ReplayLedger,
+    ledger: &SqliteReplayLedger,
     is_blacklisted: &(dyn Fn(&Address) -> bool + Sync),
 ) -> Result<Caller, ErrorFrame> {
     let unauthorized =
@@ -135,12 +136,61 @@ pub(crate) fn verify_signed_get(
         (Some(method), Some(p)) if path.matches(method, p) => {}
         _ => return Err(unauthorized("the signature is for another request")),
     }
-    let checks = EnvelopeChecks::new(agent, ledger).with_blacklist(is_blacklisted);
-    let signer = verify_envelope(&envelope, &checks).map_err(envelope_error)?;
+    let signer = verify(&envelope, agent, ledger, is_blacklisted, false).await?;
     Ok(caller.signed_by(signer.address))
 }
 
-fn envelope_error(e: agenthost_identity::EnvelopeError) -> ErrorFrame {
+/// The checks of WIRE.md §2.3 in their order, the last (single use) awaited on the store's
+/// writer instead of blocking a runtime worker until the ledger's commit.
+async fn verify(
+    envelope: &SignedEnvelope,
+    agent: Address,
+    ledger: &SqliteReplayLedger,
+    is_blacklisted: &(dyn Fn(&Address) -> bool + Sync),
+    require_to: bool,
+) -> Result<VerifiedSigner, ErrorFrame> {
+    let deferred = DeferredLedger::default();
+    let checks = EnvelopeChecks::new(agent, &deferred)
+        .with_blacklist(is_blacklisted)
+        .with_require_to(require_to);
+    let signer = verify_envelope(envelope, &checks).map_err(envelope_error)?;
+    let (signature, expires) = deferred.take().ok_or_else(|| {
+        ErrorFrame::new(ErrorCode::Internal, "signature never reached the ledger")
+    })?;
+    match ledger.check_and_record_async(&signature, expires).await {
+        Ok(true) => Ok(signer),
+        Ok(false) => Err(envelope_error(EnvelopeError::Replayed)),
+        Err(e) => Err(envelope_error(EnvelopeError::LedgerUnavailable(e))),
+    }
+}
+
+/// Step 6 of the checks, postponed: remembers what to record and says "fresh", so the real,
+/// asynchronous check runs after the other five passed (the order of WIRE.md §2.3 holds).
+#[derive(Default)]
+struct DeferredLedger {
+    pending: std::sync::Mutex<Option<([u8; 64], f64)>>,
+}
+
+impl DeferredLedger {
+    fn take(&self) -> Option<([u8; 64], f64)> {
+        self.pending.lock().ok()?.take()
+    }
+}
+
+impl ReplayLedger for DeferredLedger {
+    fn check_and_record(
+        &self,
+        signature: &[u8; 64],
+        expires_at_secs: f64,
+    ) -> Result<bool, agenthost_identity::LedgerError> {
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending = Some((*signature, expires_at_secs));
+        }
+        Ok(true)
+    }
+}
+
+fn envelope_error(e: EnvelopeError) -> ErrorFrame {
     let code = match e.status() {
         403 => ErrorCode::Forbidden,
         401 => ErrorCode::Unauthorized,

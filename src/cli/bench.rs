@@ -34,6 +34,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2_000)]
         samples: usize,
     },
+    /// Prints signed `POST /input` bodies, one JSON object per line, each with its own prompt
+    /// (signatures are single-use), timestamped now: load for `bench/http.sh`.
+    SignedBodies {
+        /// The agent's address (`to` of every payload).
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -51,6 +60,12 @@ pub async fn run(command: BenchCommand) -> ExitCode {
             warmup,
         } => bench_p2p(requests, concurrency.max(1), transport, warmup).await,
         BenchCommand::Store { fill, samples } => bench_store(fill, samples.max(1)).await,
+        BenchCommand::SignedBodies { to, count } => {
+            return match signed_bodies(&to, count) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => super::fail(e),
+            }
+        }
     };
     match result {
         Ok(line) => {
@@ -224,4 +239,23 @@ async fn bench_store(fill: usize, samples: usize) -> anyhow::Result<serde_json::
         "filled_store": {"input_p50_us": full_input, "session_p50_us": full_lookup},
         "ratio": {"input": ratio(full_input, fresh_input), "session": ratio(full_lookup, fresh_lookup)},
     }))
+}
+
+fn signed_bodies(to: &str, count: usize) -> anyhow::Result<()> {
+    use std::io::Write;
+    let to = agenthost::Address::parse(to)?.to_string();
+    let key = AgentKey::generate();
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for i in 0..count {
+        let payload =
+            serde_json::json!({"prompt": format!("bench {i}"), "to": to, "timestamp": timestamp});
+        let envelope = agenthost::identity::SignedEnvelope::sign(payload, &key);
+        serde_json::to_writer(&mut out, &envelope)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
 }

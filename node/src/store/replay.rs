@@ -50,3 +50,33 @@ impl ReplayLedger for SqliteReplayLedger {
         }
     }
 }
+
+impl SqliteReplayLedger {
+    /// [`ReplayLedger::check_and_record`] for async callers: the task waits for the commit
+    /// without holding a runtime worker (a blocked worker halves a 2-core host's throughput).
+    pub async fn check_and_record_async(
+        &self,
+        signature: &[u8; 64],
+        expires_at_secs: f64,
+    ) -> Result<bool, LedgerError> {
+        if !expires_at_secs.is_finite() {
+            return Err(LedgerError::Unavailable(format!(
+                "signature expiry {expires_at_secs} is not a finite time"
+            )));
+        }
+        let (job, rx) = Job::replay_async(signature, expires_at_secs);
+        self.store
+            .send(job)
+            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        match tokio::time::timeout(LEDGER_TIMEOUT, rx).await {
+            Ok(Ok(Ok(fresh))) => Ok(fresh),
+            Ok(Ok(Err(e))) => Err(LedgerError::Unavailable(e.to_string())),
+            Ok(Err(_)) => Err(LedgerError::Unavailable(
+                "session store writer thread is gone".into(),
+            )),
+            Err(_) => Err(LedgerError::Unavailable(format!(
+                "session store writer did not answer within {LEDGER_TIMEOUT:?}"
+            ))),
+        }
+    }
+}

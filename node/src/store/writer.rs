@@ -77,8 +77,24 @@ pub(crate) struct FinishJob {
 pub(crate) struct ReplayJob {
     signature: [u8; 64],
     expires: f64,
-    reply: SyncSender<Result<bool, StoreError>>,
+    reply: ReplayReply,
     outcome: Option<bool>,
+}
+
+/// Where a replay check's answer goes: a thread blocked on it, or a task awaiting it (which
+/// must never block a runtime worker on the commit).
+pub(crate) enum ReplayReply {
+    Blocking(SyncSender<Result<bool, StoreError>>),
+    Async(oneshot::Sender<Result<bool, StoreError>>),
+}
+
+impl ReplayReply {
+    fn send(self, answer: Result<bool, StoreError>) {
+        let _ = match self {
+            ReplayReply::Blocking(tx) => tx.send(answer).map_err(drop),
+            ReplayReply::Async(tx) => tx.send(answer).map_err(drop),
+        };
+    }
 }
 
 /// Rows deleted by one sweep batch: (sessions, replay entries).
@@ -157,7 +173,22 @@ impl Job {
         let job = Job::Replay(ReplayJob {
             signature: *signature,
             expires,
-            reply,
+            reply: ReplayReply::Blocking(reply),
+            outcome: None,
+        });
+        (job, rx)
+    }
+
+    /// The same check, answered to an awaiting task.
+    pub(crate) fn replay_async(
+        signature: &[u8; 64],
+        expires: f64,
+    ) -> (Job, oneshot::Receiver<Result<bool, StoreError>>) {
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Replay(ReplayJob {
+            signature: *signature,
+            expires,
+            reply: ReplayReply::Async(reply),
             outcome: None,
         });
         (job, rx)
@@ -273,9 +304,7 @@ impl Job {
                 };
                 let _ = j.reply.send(res);
             }
-            Job::Replay(j) => {
-                let _ = j.reply.send(j.outcome.ok_or_else(not_applied));
-            }
+            Job::Replay(j) => j.reply.send(j.outcome.ok_or_else(not_applied)),
             Job::Sweep(j) => {
                 let _ = j.reply.send(j.outcome.ok_or_else(not_applied));
             }
@@ -297,9 +326,7 @@ impl Job {
             Job::Finish(j) => {
                 let _ = j.reply.send(Err(err));
             }
-            Job::Replay(j) => {
-                let _ = j.reply.send(Err(err));
-            }
+            Job::Replay(j) => j.reply.send(Err(err)),
             Job::Sweep(j) => {
                 let _ = j.reply.send(Err(err));
             }
