@@ -1,7 +1,7 @@
 //! The protocols every agenthost peer speaks, composed into one libp2p behaviour.
 
 use libp2p::{
-    identify, mdns, ping, relay,
+    dcutr, identify, mdns, ping, relay,
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
@@ -17,6 +17,9 @@ pub(crate) struct Behaviour {
     pub streams: AgentStreams,
     /// Circuit relay v2 client: reservations on relays, and dialing through them.
     pub relay_client: relay::client::Behaviour,
+    /// Direct connection upgrade through relay: hole punching over a relayed connection, with
+    /// the addresses others observed us at (identify) as candidates.
+    pub dcutr: dcutr::Behaviour,
 }
 
 impl Behaviour {
@@ -47,6 +50,7 @@ impl Behaviour {
             mdns: mdns.into(),
             streams,
             relay_client,
+            dcutr: dcutr::Behaviour::new(peer_id),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use agenthost_identity::{Address, AddressError, AgentKey};
 use futures::AsyncWriteExt;
-use libp2p::{Multiaddr, PeerId, Stream};
+use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -17,11 +17,16 @@ use crate::{
     node::{Node, NodeConfig, NodeError, NodeHandle},
     protocol::{DEFAULT_MAX_FRAME_BYTES, OPEN_STREAM_TIMEOUT},
     reply::Reply,
-    stream_handler::OpenStreamError,
+    stream_handler::{AgentStream, OpenStreamError, StreamPath},
 };
 
 /// How long to wait for a connection (dial, handshake, or LAN discovery).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a caller whose connection came up through a relay waits for the hole punch
+/// (DCUtR) before sending its first request over the relay anyway. A punch that works takes a
+/// few round trips; one that does not would take a dial timeout to say so.
+pub const DEFAULT_DIRECT_WAIT: Duration = Duration::from_secs(2);
 
 /// Why a call did not produce a reply.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +48,7 @@ pub enum ClientError {
 /// A libp2p peer that calls agents.
 pub struct Client {
     node: Node,
+    direct_wait: Duration,
 }
 
 impl Client {
@@ -59,12 +65,23 @@ impl Client {
     pub async fn start(config: NodeConfig) -> Result<Client, ClientError> {
         Ok(Client {
             node: Node::start(config).await?,
+            direct_wait: DEFAULT_DIRECT_WAIT,
         })
     }
 
     /// Uses an already running node (an agent calling other agents, say).
     pub fn from_node(node: Node) -> Client {
-        Client { node }
+        Client {
+            node,
+            direct_wait: DEFAULT_DIRECT_WAIT,
+        }
+    }
+
+    /// How long [`Client::connect`] waits for a relayed connection to be upgraded to a direct
+    /// one before returning (zero: not at all; requests then start on the relay and move to
+    /// the direct connection once there is one).
+    pub fn set_direct_wait(&mut self, wait: Duration) {
+        self.direct_wait = wait;
     }
 
     pub fn node(&self) -> &NodeHandle {
@@ -73,6 +90,11 @@ impl Client {
 
     /// Connects to the agent at `address` (`0x…` or a PeerId), dialing `addrs` if given, or
     /// addresses found on the LAN otherwise. The connection is kept and reused by every request.
+    ///
+    /// Circuit addresses (`<relay>/p2p-circuit/...`) are dialed after the relay has answered
+    /// identify, so this node knows the address the relay sees it at; when the connection comes
+    /// up through a relay, the hole punch that follows (DCUtR) is given a moment to succeed
+    /// (see [`Client::set_direct_wait`]).
     pub async fn connect(
         &self,
         address: &str,
@@ -85,10 +107,25 @@ impl Client {
             .into_iter()
             .map(|a| strip_p2p(a, &peer))
             .collect::<Result<Vec<_>, _>>()?;
-        self.node
-            .handle()
-            .connect(peer, addrs.clone(), CONNECT_TIMEOUT)
-            .await?;
+        let node = self.node.handle();
+        if !node.is_connected(&peer) {
+            let relays = addrs.iter().filter_map(relay_of);
+            let identified = relays.map(|(relay, relay_addr)| async move {
+                if let Err(e) = node
+                    .connect_identified(relay, vec![relay_addr], CONNECT_TIMEOUT)
+                    .await
+                {
+                    // The circuit dial below reports the failure with its own error.
+                    tracing::debug!(%relay, error = %e, "relay not reached before the circuit dial");
+                }
+            });
+            futures::future::join_all(identified).await;
+        }
+        node.connect(peer, addrs.clone(), CONNECT_TIMEOUT).await?;
+        if !self.direct_wait.is_zero() && addrs.iter().any(|a| relay_of(a).is_some()) {
+            let direct = node.await_direct(peer, self.direct_wait).await;
+            tracing::debug!(%peer, direct, "direct connection after the relayed one");
+        }
         Ok(AgentConnection {
             address,
             peer,
@@ -97,6 +134,21 @@ impl Client {
             addrs,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
         })
+    }
+}
+
+/// The relay of a circuit address: its PeerId and its own address (without `/p2p/<relay>`).
+fn relay_of(addr: &Multiaddr) -> Option<(PeerId, Multiaddr)> {
+    if !addr.iter().any(|p| p == Protocol::P2pCircuit) {
+        return None;
+    }
+    let mut relay: Multiaddr = addr
+        .iter()
+        .take_while(|p| *p != Protocol::P2pCircuit)
+        .collect();
+    match relay.pop() {
+        Some(Protocol::P2p(id)) => Some((id, relay)),
+        _ => None,
     }
 }
 
@@ -152,6 +204,15 @@ impl AgentConnection {
         self.request(&Request::Input(input)).await
     }
 
+    /// Like [`AgentConnection::input_request`], and tells which connection the request went
+    /// over (direct or through a relay).
+    pub async fn input_request_traced(
+        &self,
+        input: InputRequest,
+    ) -> Result<(Reply, StreamPath), ClientError> {
+        self.request_traced(&Request::Input(input)).await
+    }
+
     /// One of the caller's sessions (the body of `GET /sessions/{id}`).
     pub async fn session(&self, session_id: &str) -> Result<Value, ClientError> {
         self.response(&Request::Session {
@@ -196,21 +257,30 @@ impl AgentConnection {
 
     /// Sends any request on a new stream. Reconnects first if the connection dropped.
     pub async fn request(&self, request: &Request) -> Result<Reply, ClientError> {
+        Ok(self.request_traced(request).await?.0)
+    }
+
+    /// Sends any request, and tells which connection it went over.
+    pub async fn request_traced(
+        &self,
+        request: &Request,
+    ) -> Result<(Reply, StreamPath), ClientError> {
         let body = serde_json::to_vec(request)
             .map_err(|e| ClientError::Protocol(format!("unserializable request: {e}")))?;
         let mut stream = self.open_stream().await?;
+        let path = stream.path().clone();
         write_frame(&mut stream, &body)
             .await
             .map_err(ClientError::Send)?;
         let (tx, rx) = mpsc::channel(64);
         let cancel = CancellationToken::new();
         tokio::spawn(pump_reply(stream, tx, cancel.clone(), self.max_frame_bytes));
-        Ok(Reply::new(rx, cancel))
+        Ok((Reply::new(rx, cancel), path))
     }
 
     /// Opens a raw stream on the agent protocol (for tests of malformed input, and for callers
     /// that speak the frames themselves).
-    pub async fn open_stream(&self) -> Result<Stream, ClientError> {
+    pub async fn open_stream(&self) -> Result<AgentStream, ClientError> {
         // The connection can close between the check and the open (idle timeout, agent
         // restart): one fresh connection is worth a second try, more would hide a real outage.
         for attempt in 0..2 {
@@ -250,7 +320,7 @@ impl AgentConnection {
 /// Cancellation (the `Reply` dropped) drops the stream, which resets it: the agent sees the
 /// reset and cancels the run.
 async fn pump_reply(
-    mut stream: Stream,
+    mut stream: AgentStream,
     tx: mpsc::Sender<Frame>,
     cancel: CancellationToken,
     max_frame_bytes: usize,

@@ -66,6 +66,6 @@ pub use reservations::{RelayState, RelayStatus, SharedRelayStatus};
 pub use server::{serve, ServerConfig};
 pub use service::AgentService;
 pub use session::{Message, Session};
-pub use stream_handler::{InboundStream, OpenStreamError};
+pub use stream_handler::{AgentStream, InboundStream, OpenStreamError, StreamPath};
 
 pub use libp2p::{multiaddr as libp2p_multiaddr, Multiaddr, PeerId};

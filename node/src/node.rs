@@ -12,12 +12,12 @@ use agenthost_identity::{Address, AgentKey};
 use futures::StreamExt;
 use libp2p::{
     core::{transport::ListenerId, ConnectedPoint},
-    identify, mdns,
+    dcutr, identify, mdns,
     multiaddr::Protocol,
     noise, relay,
     swarm::{
         dial_opts::{DialOpts, PeerCondition},
-        DialError, SwarmEvent,
+        ConnectionId, DialError, SwarmEvent,
     },
     tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
 };
@@ -152,6 +152,10 @@ impl Node {
             discovered: HashMap::new(),
             connection_counts: HashMap::new(),
             reservations,
+            paths: HashMap::new(),
+            identified: HashSet::new(),
+            identify_waiters: HashMap::new(),
+            direct_waiters: HashMap::new(),
         };
         tokio::spawn(task.run());
         Ok(Node {
@@ -274,6 +278,15 @@ enum Command {
         peer: PeerId,
         reply: oneshot::Sender<usize>,
     },
+    Identified {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    AwaitDirect {
+        peer: PeerId,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// A cheap, cloneable handle to a running [`Node`]. The node stops when every handle and the
@@ -345,6 +358,43 @@ impl NodeHandle {
         }
     }
 
+    /// Connects to `peer` (dialing `addrs` unless connected) and waits until it has answered
+    /// identify, so the address it observed us at is known. Callers do this with a relay before
+    /// dialing through it: the hole punch that may follow needs that address as a candidate.
+    pub async fn connect_identified(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        timeout: Duration,
+    ) -> Result<(), NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Identified { peer, addrs, reply })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NodeError::Stopped),
+            Err(_) => Err(NodeError::Timeout(peer)),
+        }
+    }
+
+    /// Whether a direct (not relayed) connection to `peer` is open now, or opens within
+    /// `within` — the hole punch (DCUtR) after a relayed connection. `false` at once when there
+    /// is no connection to `peer` at all.
+    pub async fn await_direct(&self, peer: PeerId, within: Duration) -> bool {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::AwaitDirect { peer, reply })
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        matches!(tokio::time::timeout(within, rx).await, Ok(Ok(true)))
+    }
+
     /// Open connections to `peer` (for tests and diagnostics).
     pub async fn connection_count(&self, peer: PeerId) -> Result<usize, NodeError> {
         let (reply, rx) = oneshot::channel();
@@ -370,6 +420,13 @@ struct NodeTask {
     discovered: HashMap<PeerId, Vec<Multiaddr>>,
     connection_counts: HashMap<PeerId, usize>,
     reservations: Reservations,
+    /// Each peer's open connections and whether each is relayed.
+    paths: HashMap<PeerId, Vec<(ConnectionId, bool)>>,
+    /// Peers that answered identify on an open connection.
+    identified: HashSet<PeerId>,
+    identify_waiters: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NodeError>>>>,
+    /// Callers waiting for a relayed connection to be upgraded to a direct one.
+    direct_waiters: HashMap<PeerId, Vec<oneshot::Sender<bool>>>,
 }
 
 impl NodeTask {
@@ -428,6 +485,51 @@ impl NodeTask {
             Command::Connect { peer, addrs, reply } => self.connect(peer, addrs, reply),
             Command::ConnectionCount { peer, reply } => {
                 let _ = reply.send(self.connection_counts.get(&peer).copied().unwrap_or(0));
+            }
+            Command::Identified { peer, addrs, reply } => {
+                self.connect_identified(peer, addrs, reply)
+            }
+            Command::AwaitDirect { peer, reply } => {
+                let paths = self.paths.get(&peer);
+                if paths.is_some_and(|p| p.iter().any(|(_, relayed)| !relayed)) {
+                    let _ = reply.send(true);
+                } else if paths.is_none_or(|p| p.is_empty()) {
+                    let _ = reply.send(false);
+                } else {
+                    self.direct_waiters.entry(peer).or_default().push(reply);
+                }
+            }
+        }
+    }
+
+    fn connect_identified(
+        &mut self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    ) {
+        if self.identified.contains(&peer) {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        self.identify_waiters.entry(peer).or_default().push(reply);
+        if self.swarm.is_connected(&peer) {
+            // Identify runs on every new connection; its answer is on the way.
+            return;
+        }
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        match self.swarm.dial(opts) {
+            Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {}
+            Err(e) => {
+                for waiter in self.identify_waiters.remove(&peer).unwrap_or_default() {
+                    let _ = waiter.send(Err(NodeError::Dial {
+                        peer,
+                        reason: e.to_string(),
+                    }));
+                }
             }
         }
     }
@@ -508,10 +610,21 @@ impl NodeTask {
             )) => self.reservations.on_reserved(&relay_peer_id),
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 endpoint,
                 num_established,
                 ..
             } => {
+                let relayed = endpoint.is_relayed();
+                self.paths
+                    .entry(peer_id)
+                    .or_default()
+                    .push((connection_id, relayed));
+                if !relayed {
+                    for waiter in self.direct_waiters.remove(&peer_id).unwrap_or_default() {
+                        let _ = waiter.send(true);
+                    }
+                }
                 self.connection_counts
                     .insert(peer_id, num_established.get() as usize);
                 write(&self.connected).insert(peer_id);
@@ -526,12 +639,23 @@ impl NodeTask {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 cause,
                 ..
             } => {
                 tracing::debug!(%peer_id, ?cause, "connection closed");
+                if let Some(paths) = self.paths.get_mut(&peer_id) {
+                    paths.retain(|(id, _)| *id != connection_id);
+                    if paths.is_empty() {
+                        self.paths.remove(&peer_id);
+                    }
+                }
                 if num_established == 0 {
+                    self.identified.remove(&peer_id);
+                    for waiter in self.direct_waiters.remove(&peer_id).unwrap_or_default() {
+                        let _ = waiter.send(false);
+                    }
                     self.connection_counts.remove(&peer_id);
                     write(&self.connected).remove(&peer_id);
                     self.reservations.on_disconnected(&peer_id);
@@ -550,7 +674,13 @@ impl NodeTask {
                     self.reservations.on_dial_failed(&peer, error.to_string());
                 }
                 if !self.swarm.is_connected(&peer) {
-                    for waiter in self.dial_waiters.remove(&peer).unwrap_or_default() {
+                    let waiters = self
+                        .dial_waiters
+                        .remove(&peer)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .chain(self.identify_waiters.remove(&peer).unwrap_or_default());
+                    for waiter in waiters {
                         let _ = waiter.send(Err(NodeError::Dial {
                             peer,
                             reason: error.to_string(),
@@ -594,12 +724,34 @@ impl NodeTask {
                 info,
                 ..
             })) => {
-                tracing::trace!(%peer_id, agent = %info.agent_version, "identified");
+                tracing::trace!(%peer_id, agent = %info.agent_version, observed = %info.observed_addr, "identified");
+                self.identified.insert(peer_id);
+                for waiter in self.identify_waiters.remove(&peer_id).unwrap_or_default() {
+                    let _ = waiter.send(Ok(()));
+                }
                 if self.reservations.is_relay(&peer_id) {
                     let actions = self.reservations.on_identified(&peer_id);
                     self.apply(actions);
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(dcutr::Event {
+                remote_peer_id,
+                result,
+            })) => match result {
+                Ok(_) => {
+                    tracing::info!(peer = %remote_peer_id, "hole punch succeeded: direct connection")
+                }
+                Err(error) => {
+                    tracing::info!(peer = %remote_peer_id, %error, "hole punch failed; staying on the relay");
+                    for waiter in self
+                        .direct_waiters
+                        .remove(&remote_peer_id)
+                        .unwrap_or_default()
+                    {
+                        let _ = waiter.send(false);
+                    }
+                }
+            },
             _ => {}
         }
     }
