@@ -3,6 +3,8 @@
 //!
 //! Everything talks over real sockets on loopback; nothing is mocked.
 
+pub mod netlab;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},

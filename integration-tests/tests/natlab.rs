@@ -1,0 +1,261 @@
+//! NAT lab: a public relay and two hosts, each behind its own NAT router, in network
+//! namespaces (see `netlab`). Real `agenthost relay`, `agenthost host --relay` and
+//! `agenthost call --relay --json` processes; the caller knows only the relay and the agent's
+//! address. Needs root, `ip netns` and nftables; elsewhere each test prints why it skips.
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use agenthost_integration_tests::netlab::{self, Lab, LabConfig, LabProcess, Nat, RELAY_IP};
+use serde_json::Value;
+
+/// Fixed ports: peers listen before they dial the relay, so the NAT mappings the relay
+/// observes are the ports a hole punch must reach.
+const AGENT_TCP: &str = "/ip4/0.0.0.0/tcp/4001";
+const AGENT_QUIC: &str = "/ip4/0.0.0.0/udp/4001/quic-v1";
+const READY: Duration = Duration::from_secs(30);
+
+/// `agenthost relay` in the WAN namespace; returns it with its TCP relay address.
+fn start_relay(lab: &Lab, dir: &Path) -> (LabProcess, String) {
+    let key = dir.join("relay.key");
+    let relay = lab.spawn(
+        "wan",
+        dir,
+        &[
+            "relay",
+            "--listen",
+            &format!("/ip4/{RELAY_IP}/tcp/4001"),
+            "--announce",
+            &format!("/ip4/{RELAY_IP}/tcp/4001"),
+            "--metrics-addr",
+            "off",
+            "--key-file",
+            key.to_str().expect("utf-8 temp path"),
+        ],
+    );
+    let addr = relay.wait_stdout(READY, |line| {
+        line.strip_prefix("relay: ")
+            .filter(|a| a.contains("/tcp/"))
+            .map(str::to_owned)
+    });
+    (relay, addr)
+}
+
+/// An agent behind router 1, reserved on the relay: returns once the reservation is accepted
+/// (its log says so), with the agent's address.
+fn start_agent(lab: &Lab, dir: &Path, relay: &str, agent: &[&str]) -> (LabProcess, String) {
+    let mut args = vec![
+        "host",
+        "--no-mdns",
+        "--listen",
+        AGENT_TCP,
+        "--listen",
+        AGENT_QUIC,
+        "--relay",
+        relay,
+    ];
+    args.extend_from_slice(agent);
+    let host = lab.spawn("h1", dir, &args);
+    let address = host.wait_stdout(READY, |line| {
+        line.strip_prefix("address: ").map(str::to_owned)
+    });
+    host.wait_stdout(READY, |line| {
+        line.starts_with("Waiting for requests").then_some(())
+    });
+    host.wait_stderr(READY, |line| {
+        line.contains("relay reservation accepted").then_some(())
+    });
+    (host, address)
+}
+
+/// `agenthost call --json` from host 2; the CONNECTION line and the frames after it.
+fn call(lab: &Lab, dir: &Path, address: &str, relay: &str, extra: &[&str]) -> (Value, Vec<Value>) {
+    let mut args = vec![
+        "call",
+        address,
+        "hello through the lab",
+        "--relay",
+        relay,
+        "--json",
+        "--timeout",
+        "120",
+    ];
+    args.extend_from_slice(extra);
+    let out = lab.run("h2", dir, &args);
+    assert!(
+        out.status.success(),
+        "call failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = std::str::from_utf8(&out.stdout)
+        .expect("utf-8 output")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("one JSON object per line"));
+    let connection = lines.next().expect("a CONNECTION line");
+    assert_eq!(connection["type"], "CONNECTION", "{connection}");
+    (connection, lines.collect())
+}
+
+fn output(frames: &[Value]) -> &Value {
+    let last = frames.last().expect("a terminal frame");
+    assert_eq!(last["type"], "OUTPUT", "{last}");
+    last
+}
+
+fn lab(nat1: Nat, nat2: Nat, block_udp: bool) -> Lab {
+    Lab::new(LabConfig {
+        nat1,
+        nat2,
+        block_udp,
+    })
+}
+
+#[test]
+fn cone_behind_cone_hole_punch_goes_direct() {
+    if netlab::skip("cone_behind_cone_hole_punch_goes_direct") {
+        return;
+    }
+    let _one_lab_at_a_time = netlab::serialize();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(Nat::Cone, Nat::Cone, false);
+    let (_relay, relay_addr) = start_relay(&lab, dir.path());
+    let (_agent, address) = start_agent(&lab, dir.path(), &relay_addr, &["--demo"]);
+
+    let (connection, frames) = call(&lab, dir.path(), &address, &relay_addr, &[]);
+    assert_eq!(connection["path"], "direct", "{connection}");
+    assert_eq!(connection["relay"], Value::Null, "{connection}");
+    // The direct connection goes to the agent's router, never to a private address.
+    let remote = connection["remote_addr"].as_str().unwrap();
+    assert!(remote.starts_with("/ip4/198.51.100.2/"), "{connection}");
+    assert_eq!(output(&frames)["result"], "echo: hello through the lab");
+}
+
+#[test]
+fn symmetric_behind_symmetric_stays_relayed_and_streams_64_mib() {
+    if netlab::skip("symmetric_behind_symmetric_stays_relayed_and_streams_64_mib") {
+        return;
+    }
+    let _one_lab_at_a_time = netlab::serialize();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(Nat::Symmetric, Nat::Symmetric, false);
+    let (_relay, relay_addr) = start_relay(&lab, dir.path());
+    // 1,024 STREAM chunks of 64 KiB, then the OUTPUT.
+    let script = "import sys\n\
+                  line = '{\"type\":\"STREAM\",\"content\":\"' + 'a' * 65536 + '\"}\\n'\n\
+                  for _ in range(1024): sys.stdout.write(line)\n\
+                  sys.stdout.write('{\"type\":\"OUTPUT\",\"result\":\"done\"}\\n')\n";
+    let (_agent, address) = start_agent(
+        &lab,
+        dir.path(),
+        &relay_addr,
+        &["--", "python3", "-c", script],
+    );
+
+    let started = Instant::now();
+    let (connection, frames) = call(&lab, dir.path(), &address, &relay_addr, &[]);
+    let took = started.elapsed();
+    assert_eq!(connection["path"], "relayed", "{connection}");
+    assert_eq!(connection["relay"], relay_addr.as_str(), "{connection}");
+    assert_eq!(output(&frames)["result"], "done");
+    let streamed: usize = frames
+        .iter()
+        .filter(|f| f["type"] == "STREAM")
+        .map(|f| f["content"].as_str().map_or(0, str::len))
+        .sum();
+    assert_eq!(streamed, 64 * 1024 * 1024);
+    eprintln!("64 MiB streamed over the relay in {took:?} (call start to exit)");
+}
+
+#[test]
+fn with_udp_blocked_tcp_still_works() {
+    if netlab::skip("with_udp_blocked_tcp_still_works") {
+        return;
+    }
+    let _one_lab_at_a_time = netlab::serialize();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(Nat::Cone, Nat::Cone, true);
+    let (_relay, relay_addr) = start_relay(&lab, dir.path());
+    let (_agent, address) = start_agent(&lab, dir.path(), &relay_addr, &["--demo"]);
+
+    let (connection, frames) = call(&lab, dir.path(), &address, &relay_addr, &[]);
+    assert_eq!(output(&frames)["result"], "echo: hello through the lab");
+    assert_eq!(connection["path"], "direct", "{connection}");
+    let remote = connection["remote_addr"].as_str().unwrap();
+    assert!(remote.contains("/tcp/"), "{connection}");
+}
+
+#[test]
+fn an_agent_is_callable_within_5_s_of_its_relay_restarting() {
+    if netlab::skip("an_agent_is_callable_within_5_s_of_its_relay_restarting") {
+        return;
+    }
+    let _one_lab_at_a_time = netlab::serialize();
+    let dir = tempfile::tempdir().unwrap();
+    // Symmetric NATs: the call can only go through the relay.
+    let lab = lab(Nat::Symmetric, Nat::Symmetric, false);
+    let (mut relay, relay_addr) = start_relay(&lab, dir.path());
+    let (agent, address) = start_agent(&lab, dir.path(), &relay_addr, &["--demo"]);
+    let (connection, _) = call(
+        &lab,
+        dir.path(),
+        &address,
+        &relay_addr,
+        &["--direct-wait", "0"],
+    );
+    assert_eq!(connection["path"], "relayed", "{connection}");
+
+    relay.kill();
+    agent.wait_stderr(READY, |line| {
+        line.contains("relay reservation lost").then_some(())
+    });
+    // Same key, same address: the relay is back.
+    let (_relay, again) = start_relay(&lab, dir.path());
+    assert_eq!(again, relay_addr);
+    let back = Instant::now();
+    agent.wait_stderr(READY, |line| {
+        line.contains("relay reservation restored").then_some(())
+    });
+    let (connection, frames) = call(
+        &lab,
+        dir.path(),
+        &address,
+        &relay_addr,
+        &["--direct-wait", "0"],
+    );
+    let callable = back.elapsed();
+    assert_eq!(connection["path"], "relayed", "{connection}");
+    assert_eq!(output(&frames)["result"], "echo: hello through the lab");
+    eprintln!("agent callable {callable:?} after the relay came back");
+    assert!(
+        callable < Duration::from_secs(5),
+        "callable only {callable:?} after the relay's return"
+    );
+}
+
+/// Hole-punch success over 20 cone×cone runs, each a new caller process (a new relayed
+/// connection and a new punch). Run with `cargo test --test natlab -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement: 20 runs"]
+fn measure_hole_punch_success_over_20_cone_runs() {
+    if netlab::skip("measure_hole_punch_success_over_20_cone_runs") {
+        return;
+    }
+    let _one_lab_at_a_time = netlab::serialize();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(Nat::Cone, Nat::Cone, false);
+    let (_relay, relay_addr) = start_relay(&lab, dir.path());
+    let (_agent, address) = start_agent(&lab, dir.path(), &relay_addr, &["--demo"]);
+    let mut direct = 0;
+    for run in 1..=20 {
+        let (connection, frames) = call(&lab, dir.path(), &address, &relay_addr, &[]);
+        assert_eq!(output(&frames)["result"], "echo: hello through the lab");
+        let punched = connection["path"] == "direct";
+        direct += usize::from(punched);
+        eprintln!("run {run}: {}", connection["path"]);
+    }
+    eprintln!("hole punch: {direct}/20 direct");
+    assert!(direct >= 19, "hole punch succeeded in {direct}/20 runs");
+}
