@@ -201,7 +201,7 @@ impl Lab {
 
     /// Starts `agenthost <args>` inside the namespace of `role`, in `dir`.
     pub fn spawn(&self, role: &str, dir: &Path, args: &[&str]) -> LabProcess {
-        LabProcess::spawn(&self.ns(role), dir, args)
+        LabProcess::spawn(Some(&self.ns(role)), dir, args)
     }
 
     /// Runs `agenthost <args>` to completion inside the namespace of `role`.
@@ -331,8 +331,15 @@ fn netns_command(ns: &str, dir: &Path, args: &[&str]) -> Command {
     command
 }
 
-/// An `agenthost` process in a lab namespace (`ip netns exec` execs it: same pid), killed on
-/// drop. Its stdout and stderr lines are read as they come; stderr is echoed to the test's.
+fn local_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(agenthost_bin());
+    command.args(args).current_dir(dir).env("NO_COLOR", "1");
+    command
+}
+
+/// An `agenthost` process in a lab namespace (`ip netns exec` execs it: same pid) or on this
+/// host ([`LabProcess::spawn_local`]), killed on drop. Its stdout and stderr lines are read as
+/// they come; stderr is echoed to the test's.
 pub struct LabProcess {
     child: Child,
     name: String,
@@ -341,14 +348,27 @@ pub struct LabProcess {
 }
 
 impl LabProcess {
-    fn spawn(ns: &str, dir: &Path, args: &[&str]) -> LabProcess {
-        let mut child = netns_command(ns, dir, args)
+    /// Runs `agenthost <args>` in `dir` in this host's own network namespace.
+    pub fn spawn_local(dir: &Path, args: &[&str]) -> LabProcess {
+        LabProcess::spawn(None, dir, args)
+    }
+
+    fn spawn(ns: Option<&str>, dir: &Path, args: &[&str]) -> LabProcess {
+        let mut command = match ns {
+            Some(ns) => netns_command(ns, dir, args),
+            None => local_command(dir, args),
+        };
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawning agenthost in the lab");
-        let name = format!("{ns} agenthost {}", args.first().copied().unwrap_or(""));
+        let name = format!(
+            "{} agenthost {}",
+            ns.unwrap_or("local"),
+            args.first().copied().unwrap_or("")
+        );
         let stdout = lines(child.stdout.take().expect("piped stdout"), None);
         let stderr = lines(
             child.stderr.take().expect("piped stderr"),

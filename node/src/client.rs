@@ -23,6 +23,12 @@ use crate::{
 /// How long to wait for a connection (dial, handshake, or LAN discovery).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How long direct addresses have before the relayed ones are dialed too.
+const DIRECT_FIRST: Duration = Duration::from_secs(2);
+
+/// Bound on one directory look-up.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a caller whose connection came up through a relay waits for the hole punch
 /// (DCUtR) before sending its first request over the relay anyway. A punch that works takes a
 /// few round trips; one that does not would take a dial timeout to say so.
@@ -92,9 +98,12 @@ impl Client {
     /// addresses found on the LAN otherwise. The connection is kept and reused by every request.
     ///
     /// Circuit addresses (`<relay>/p2p-circuit/...`) are dialed after the relay has answered
-    /// identify, so this node knows the address the relay sees it at; when the connection comes
-    /// up through a relay, the hole punch that follows (DCUtR) is given a moment to succeed
-    /// (see [`Client::set_direct_wait`]).
+    /// identify, so this node knows the address the relay sees it at. Given only circuit
+    /// addresses, the agent's signed record is looked up in each relay's directory (namespace:
+    /// the agent's address) and its addresses added. Direct addresses are dialed first; the
+    /// relayed ones join after 2 s or a failure. When the connection comes up
+    /// through a relay, the hole punch that follows (DCUtR) is given a moment to succeed (see
+    /// [`Client::set_direct_wait`]).
     pub async fn connect(
         &self,
         address: &str,
@@ -108,20 +117,70 @@ impl Client {
             .map(|a| strip_p2p(a, &peer))
             .collect::<Result<Vec<_>, _>>()?;
         let node = self.node.handle();
+        let mut addrs = addrs;
         if !node.is_connected(&peer) {
-            let relays = addrs.iter().filter_map(relay_of);
-            let identified = relays.map(|(relay, relay_addr)| async move {
-                if let Err(e) = node
-                    .connect_identified(relay, vec![relay_addr], CONNECT_TIMEOUT)
-                    .await
-                {
-                    // The circuit dial below reports the failure with its own error.
-                    tracing::debug!(%relay, error = %e, "relay not reached before the circuit dial");
+            // Without a direct address, ask each relay's directory for the agent's record.
+            let look_up = addrs.iter().all(|a| relay_of(a).is_some());
+            let mut relays: Vec<(PeerId, Multiaddr)> = Vec::new();
+            for relay in addrs.iter().filter_map(relay_of) {
+                if !relays.iter().any(|(id, _)| *id == relay.0) {
+                    relays.push(relay);
+                }
+            }
+            let name = address.to_string();
+            let lookups = relays.into_iter().map(|(relay, relay_addr)| {
+                let name = name.clone();
+                async move {
+                    if let Err(e) = node
+                        .connect_identified(relay, vec![relay_addr], CONNECT_TIMEOUT)
+                        .await
+                    {
+                        // The circuit dial below reports the failure with its own error.
+                        tracing::debug!(%relay, error = %e, "relay not reached before the circuit dial");
+                        return Vec::new();
+                    }
+                    if !look_up {
+                        return Vec::new();
+                    }
+                    match node.discover(relay, name, LOOKUP_TIMEOUT).await {
+                        // Records are signed: only the agent's own counts.
+                        Ok(records) => records
+                            .into_iter()
+                            .filter(|r| r.peer == peer)
+                            .flat_map(|r| r.addrs)
+                            .collect(),
+                        Err(e) => {
+                            tracing::debug!(%relay, error = %e, "directory look-up failed");
+                            Vec::new()
+                        }
+                    }
                 }
             });
-            futures::future::join_all(identified).await;
+            for found in futures::future::join_all(lookups)
+                .await
+                .into_iter()
+                .flatten()
+            {
+                match strip_p2p(found, &peer) {
+                    Ok(found) if !addrs.contains(&found) => {
+                        tracing::debug!(%peer, addr = %found, "address from a relay's directory");
+                        addrs.push(found);
+                    }
+                    _ => {}
+                }
+            }
         }
-        node.connect(peer, addrs.clone(), CONNECT_TIMEOUT).await?;
+        let (direct, relayed): (Vec<Multiaddr>, Vec<Multiaddr>) =
+            addrs.iter().cloned().partition(|a| relay_of(a).is_none());
+        if direct.is_empty() || relayed.is_empty() || node.is_connected(&peer) {
+            node.connect(peer, addrs.clone(), CONNECT_TIMEOUT).await?;
+        } else if let Err(e) = node.connect(peer, direct, DIRECT_FIRST).await {
+            // Direct addresses first; the relays as fallback, alongside any direct attempt
+            // still under way.
+            tracing::debug!(%peer, error = %e, "no direct connection; dialing through the relays");
+            node.connect_alongside(peer, relayed, CONNECT_TIMEOUT)
+                .await?;
+        }
         if !self.direct_wait.is_zero() && addrs.iter().any(|a| relay_of(a).is_some()) {
             let direct = node.await_direct(peer, self.direct_wait).await;
             tracing::debug!(%peer, direct, "direct connection after the relayed one");

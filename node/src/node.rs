@@ -11,10 +11,11 @@ use std::{
 use agenthost_identity::{Address, AgentKey};
 use futures::StreamExt;
 use libp2p::{
+    autonat,
     core::{transport::ListenerId, ConnectedPoint},
     dcutr, identify, mdns,
     multiaddr::Protocol,
-    noise, relay,
+    noise, relay, rendezvous,
     swarm::{
         dial_opts::{DialOpts, PeerCondition},
         ConnectionId, DialError, SwarmEvent,
@@ -27,8 +28,11 @@ use crate::{
     agent_streams::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE},
     behaviour::{Behaviour, BehaviourEvent},
     dispatcher::SharedAddrs,
-    reservations::{RelayAction, RelayStatus, Reservations, SharedRelayStatus},
+    reservations::{backoff, RelayAction, RelayStatus, Reservations, SharedRelayStatus},
 };
+
+/// Registrations in a relay's directory are renewed when this fraction of their TTL is gone.
+const REGISTRATION_REFRESH: f64 = 0.75;
 
 /// How a node is set up.
 #[derive(Debug, Clone)]
@@ -118,7 +122,8 @@ impl Node {
             .with_relay_client(noise::Config::new, yamux::Config::default)
             .map_err(|e| NodeError::Transport(e.to_string()))?
             .with_behaviour(|key, relay_client| {
-                Behaviour::new(key, config.mdns, streams, relay_client)
+                // Only agents need to learn which of their addresses others can dial.
+                Behaviour::new(key, config.mdns, config.serve, streams, relay_client)
             })
             .map_err(|e| NodeError::Transport(e.to_string()))?
             .with_swarm_config(|c| {
@@ -156,6 +161,11 @@ impl Node {
             identified: HashSet::new(),
             identify_waiters: HashMap::new(),
             direct_waiters: HashMap::new(),
+            outstanding_dials: HashMap::new(),
+            registrations: HashMap::new(),
+            discover_waiters: HashMap::new(),
+            namespace: rendezvous::Namespace::new(config.key.address().to_string())
+                .map_err(|e| NodeError::Relay(e.to_string()))?,
         };
         tokio::spawn(task.run());
         Ok(Node {
@@ -272,7 +282,14 @@ enum Command {
     Connect {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
+        /// Dial even while another dial to the peer is in progress.
+        alongside: bool,
         reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    Discover {
+        relay: PeerId,
+        namespace: String,
+        reply: oneshot::Sender<Result<Vec<PeerRecordAddrs>, NodeError>>,
     },
     ConnectionCount {
         peer: PeerId,
@@ -348,13 +365,71 @@ impl NodeHandle {
         }
         let (reply, rx) = oneshot::channel();
         self.commands
-            .send(Command::Connect { peer, addrs, reply })
+            .send(Command::Connect {
+                peer,
+                addrs,
+                alongside: false,
+                reply,
+            })
             .await
             .map_err(|_| NodeError::Stopped)?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(NodeError::Stopped),
             Err(_) => Err(NodeError::Timeout(peer)),
+        }
+    }
+
+    /// Like [`NodeHandle::connect`], but dials `addrs` even while an earlier dial to `peer` is
+    /// still in progress (a fallback started before the first attempt gave up). The first
+    /// connection to come up answers both.
+    pub async fn connect_alongside(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        timeout: Duration,
+    ) -> Result<(), NodeError> {
+        if self.is_connected(&peer) {
+            return Ok(());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Connect {
+                peer,
+                addrs,
+                alongside: true,
+                reply,
+            })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NodeError::Stopped),
+            Err(_) => Err(NodeError::Timeout(peer)),
+        }
+    }
+
+    /// Looks `namespace` up in the directory (rendezvous server) of `relay`, which must be
+    /// connected: the signed peer records registered there, each verified by libp2p.
+    pub async fn discover(
+        &self,
+        relay: PeerId,
+        namespace: String,
+        timeout: Duration,
+    ) -> Result<Vec<PeerRecordAddrs>, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Discover {
+                relay,
+                namespace,
+                reply,
+            })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NodeError::Stopped),
+            Err(_) => Err(NodeError::Timeout(relay)),
         }
     }
 
@@ -427,12 +502,39 @@ struct NodeTask {
     identify_waiters: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NodeError>>>>,
     /// Callers waiting for a relayed connection to be upgraded to a direct one.
     direct_waiters: HashMap<PeerId, Vec<oneshot::Sender<bool>>>,
+    /// Dials in progress, per peer (ours, the relay client's, DCUtR's).
+    outstanding_dials: HashMap<PeerId, HashSet<ConnectionId>>,
+    /// Per relay: when to (re-)register in its directory, and failures in a row.
+    registrations: HashMap<PeerId, Registration>,
+    /// Directory look-ups in flight, per relay.
+    discover_waiters: HashMap<PeerId, Vec<DiscoverWaiter>>,
+    /// Our namespace in relays' directories: our own address.
+    namespace: rendezvous::Namespace,
+}
+
+/// One signed peer record found in a directory: whose it is, and its addresses.
+#[derive(Debug, Clone)]
+pub struct PeerRecordAddrs {
+    pub peer: PeerId,
+    pub addrs: Vec<Multiaddr>,
+}
+
+type DiscoverWaiter = (
+    String,
+    oneshot::Sender<Result<Vec<PeerRecordAddrs>, NodeError>>,
+);
+
+/// Our registration in one relay's directory.
+struct Registration {
+    due: tokio::time::Instant,
+    failures: u32,
 }
 
 impl NodeTask {
     async fn run(mut self) {
         loop {
             let retry_at = self.reservations.next_retry();
+            let register_at = self.registrations.values().map(|r| r.due).min();
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(command),
@@ -444,6 +546,7 @@ impl NodeTask {
                     let actions = self.reservations.due(tokio::time::Instant::now());
                     self.apply(actions);
                 }
+                _ = sleep_until_some(register_at) => self.register_due(),
             }
         }
         tracing::debug!("node stopped");
@@ -482,7 +585,17 @@ impl NodeTask {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Connect { peer, addrs, reply } => self.connect(peer, addrs, reply),
+            Command::Connect {
+                peer,
+                addrs,
+                alongside,
+                reply,
+            } => self.connect(peer, addrs, alongside, reply),
+            Command::Discover {
+                relay,
+                namespace,
+                reply,
+            } => self.discover(relay, namespace, reply),
             Command::ConnectionCount { peer, reply } => {
                 let _ = reply.send(self.connection_counts.get(&peer).copied().unwrap_or(0));
             }
@@ -499,6 +612,158 @@ impl NodeTask {
                     self.direct_waiters.entry(peer).or_default().push(reply);
                 }
             }
+        }
+    }
+
+    fn discover(
+        &mut self,
+        relay: PeerId,
+        namespace: String,
+        reply: oneshot::Sender<Result<Vec<PeerRecordAddrs>, NodeError>>,
+    ) {
+        let ns = match rendezvous::Namespace::new(namespace.clone()) {
+            Ok(ns) => ns,
+            Err(e) => {
+                let _ = reply.send(Err(NodeError::Relay(e.to_string())));
+                return;
+            }
+        };
+        self.swarm
+            .behaviour_mut()
+            .rendezvous
+            .discover(Some(ns), None, None, relay);
+        self.discover_waiters
+            .entry(relay)
+            .or_default()
+            .push((namespace, reply));
+    }
+
+    /// Registers our peer record (its addresses: our confirmed external ones, the relayed
+    /// addresses among them) in `relay`'s directory under our own address.
+    fn register(&mut self, relay: PeerId) {
+        let result =
+            self.swarm
+                .behaviour_mut()
+                .rendezvous
+                .register(self.namespace.clone(), relay, None);
+        if let Err(e) = result {
+            self.registration_failed(relay, e.to_string());
+        }
+    }
+
+    fn registration_failed(&mut self, relay: PeerId, reason: String) {
+        let entry = self
+            .registrations
+            .entry(relay)
+            .or_insert_with(|| Registration {
+                due: tokio::time::Instant::now(),
+                failures: 0,
+            });
+        entry.failures = entry.failures.saturating_add(1);
+        let delay = backoff(entry.failures);
+        entry.due = tokio::time::Instant::now() + delay;
+        tracing::warn!(%relay, %reason, retry_in = ?delay, "registering in the relay's directory failed");
+        self.reservations.set_listed(&relay, false);
+    }
+
+    /// Renews registrations that are due, on relays still connected.
+    fn register_due(&mut self) {
+        let now = tokio::time::Instant::now();
+        let due: Vec<PeerId> = self
+            .registrations
+            .iter()
+            .filter(|(_, r)| r.due <= now)
+            .map(|(relay, _)| *relay)
+            .collect();
+        for relay in due {
+            if self.swarm.is_connected(&relay) {
+                // Pushed back until the answer reschedules it.
+                if let Some(r) = self.registrations.get_mut(&relay) {
+                    r.due = now + Duration::from_secs(60);
+                }
+                self.register(relay);
+            } else {
+                // Registered again with the next reservation.
+                self.registrations.remove(&relay);
+            }
+        }
+    }
+
+    fn on_directory_event(&mut self, event: rendezvous::client::Event) {
+        match event {
+            rendezvous::client::Event::Registered {
+                rendezvous_node,
+                ttl,
+                ..
+            } => {
+                let refresh = Duration::from_secs(ttl.max(1)).mul_f64(REGISTRATION_REFRESH);
+                tracing::info!(relay = %rendezvous_node, ttl, "listed in the relay's directory");
+                self.registrations.insert(
+                    rendezvous_node,
+                    Registration {
+                        due: tokio::time::Instant::now() + refresh,
+                        failures: 0,
+                    },
+                );
+                self.reservations.set_listed(&rendezvous_node, true);
+            }
+            rendezvous::client::Event::RegisterFailed {
+                rendezvous_node,
+                error,
+                ..
+            } => self.registration_failed(rendezvous_node, format!("{error:?}")),
+            rendezvous::client::Event::Discovered {
+                rendezvous_node,
+                registrations,
+                cookie,
+            } => {
+                // The cookie names the namespace asked for: it answers those look-ups only.
+                let asked = cookie.namespace().map(|ns| ns.to_string());
+                let waiters = self
+                    .discover_waiters
+                    .remove(&rendezvous_node)
+                    .unwrap_or_default();
+                let (answered, waiting): (Vec<_>, Vec<_>) = waiters
+                    .into_iter()
+                    .partition(|(ns, _)| asked.as_ref().is_none_or(|a| a == ns));
+                if !waiting.is_empty() {
+                    self.discover_waiters.insert(rendezvous_node, waiting);
+                }
+                for (namespace, reply) in answered {
+                    let found = registrations
+                        .iter()
+                        .filter(|r| r.namespace.to_string() == namespace)
+                        .map(|r| PeerRecordAddrs {
+                            peer: r.record.peer_id(),
+                            addrs: r.record.addresses().to_vec(),
+                        })
+                        .collect();
+                    let _ = reply.send(Ok(found));
+                }
+            }
+            rendezvous::client::Event::DiscoverFailed {
+                rendezvous_node,
+                namespace,
+                error,
+            } => {
+                let asked = namespace.map(|ns| ns.to_string());
+                let waiters = self
+                    .discover_waiters
+                    .remove(&rendezvous_node)
+                    .unwrap_or_default();
+                let (failed, waiting): (Vec<_>, Vec<_>) = waiters
+                    .into_iter()
+                    .partition(|(ns, _)| asked.as_ref().is_none_or(|a| a == ns));
+                if !waiting.is_empty() {
+                    self.discover_waiters.insert(rendezvous_node, waiting);
+                }
+                for (_, reply) in failed {
+                    let _ = reply.send(Err(NodeError::Relay(format!(
+                        "directory look-up refused: {error:?}"
+                    ))));
+                }
+            }
+            rendezvous::client::Event::Expired { .. } => {}
         }
     }
 
@@ -538,6 +803,7 @@ impl NodeTask {
         &mut self,
         peer: PeerId,
         mut addrs: Vec<Multiaddr>,
+        alongside: bool,
         reply: oneshot::Sender<Result<(), NodeError>>,
     ) {
         if self.swarm.is_connected(&peer) {
@@ -555,18 +821,24 @@ impl NodeTask {
             }
             return;
         }
-        self.dial(peer, addrs, reply);
+        self.dial(peer, addrs, alongside, reply);
     }
 
     fn dial(
         &mut self,
         peer: PeerId,
         addrs: Vec<Multiaddr>,
+        alongside: bool,
         reply: oneshot::Sender<Result<(), NodeError>>,
     ) {
+        let condition = if alongside {
+            PeerCondition::Disconnected
+        } else {
+            PeerCondition::DisconnectedAndNotDialing
+        };
         let opts = DialOpts::peer_id(peer)
             .addresses(addrs)
-            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .condition(condition)
             .build();
         match self.swarm.dial(opts) {
             // Already dialing: wait for that attempt.
@@ -607,7 +879,37 @@ impl NodeTask {
             }
             SwarmEvent::Behaviour(BehaviourEvent::RelayClient(
                 relay::client::Event::ReservationReqAccepted { relay_peer_id, .. },
-            )) => self.reservations.on_reserved(&relay_peer_id),
+            )) => {
+                self.reservations.on_reserved(&relay_peer_id);
+                // The relayed address is now a confirmed external address: (re-)register it
+                // (a restarted relay has forgotten us; a renewal refreshes the record).
+                self.register(relay_peer_id);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Rendezvous(event)) => {
+                self.on_directory_event(event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Autonat(autonat::v2::client::Event {
+                tested_addr,
+                server,
+                result,
+                ..
+            })) => match result {
+                Ok(()) => {
+                    tracing::info!(addr = %tested_addr, %server, "address reachable from outside (AutoNAT)")
+                }
+                Err(e) => {
+                    tracing::debug!(addr = %tested_addr, %server, error = %e, "address not reachable from outside (AutoNAT)")
+                }
+            },
+            SwarmEvent::Dialing {
+                peer_id: Some(peer),
+                connection_id,
+            } => {
+                self.outstanding_dials
+                    .entry(peer)
+                    .or_default()
+                    .insert(connection_id);
+            }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 connection_id,
@@ -615,6 +917,7 @@ impl NodeTask {
                 num_established,
                 ..
             } => {
+                self.dial_done(&peer_id, connection_id);
                 let relayed = endpoint.is_relayed();
                 self.paths
                     .entry(peer_id)
@@ -653,6 +956,12 @@ impl NodeTask {
                 }
                 if num_established == 0 {
                     self.identified.remove(&peer_id);
+                    self.reservations.set_listed(&peer_id, false);
+                    for (_, reply) in self.discover_waiters.remove(&peer_id).unwrap_or_default() {
+                        let _ = reply.send(Err(NodeError::Relay(
+                            "connection to the relay closed".into(),
+                        )));
+                    }
                     for waiter in self.direct_waiters.remove(&peer_id).unwrap_or_default() {
                         let _ = waiter.send(false);
                     }
@@ -666,14 +975,17 @@ impl NodeTask {
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),
+                connection_id,
                 error,
-                ..
             } => {
                 tracing::debug!(%peer, %error, "dial failed");
+                self.dial_done(&peer, connection_id);
                 if self.reservations.is_relay(&peer) && !self.swarm.is_connected(&peer) {
                     self.reservations.on_dial_failed(&peer, error.to_string());
                 }
-                if !self.swarm.is_connected(&peer) {
+                // Another dial (a fallback, say) may still succeed: wait for it.
+                let dialing = self.outstanding_dials.contains_key(&peer);
+                if !self.swarm.is_connected(&peer) && !dialing {
                     let waiters = self
                         .dial_waiters
                         .remove(&peer)
@@ -705,7 +1017,7 @@ impl NodeTask {
                 for peer in ready {
                     let addrs = self.discovered.get(&peer).cloned().unwrap_or_default();
                     for waiter in self.awaiting_discovery.remove(&peer).unwrap_or_default() {
-                        self.dial(peer, addrs.clone(), waiter);
+                        self.dial(peer, addrs.clone(), false, waiter);
                     }
                 }
             }
@@ -753,6 +1065,17 @@ impl NodeTask {
                 }
             },
             _ => {}
+        }
+    }
+}
+
+impl NodeTask {
+    fn dial_done(&mut self, peer: &PeerId, connection: ConnectionId) {
+        if let Some(dials) = self.outstanding_dials.get_mut(peer) {
+            dials.remove(&connection);
+            if dials.is_empty() {
+                self.outstanding_dials.remove(peer);
+            }
         }
     }
 }
