@@ -19,22 +19,25 @@ const READY: Duration = Duration::from_secs(30);
 
 /// `agenthost relay` in the WAN namespace; returns it with its TCP relay address.
 fn start_relay(lab: &Lab, dir: &Path) -> (LabProcess, String) {
+    start_relay_with(lab, dir, &[])
+}
+
+fn start_relay_with(lab: &Lab, dir: &Path, extra: &[&str]) -> (LabProcess, String) {
     let key = dir.join("relay.key");
-    let relay = lab.spawn(
-        "wan",
-        dir,
-        &[
-            "relay",
-            "--listen",
-            &format!("/ip4/{RELAY_IP}/tcp/4001"),
-            "--announce",
-            &format!("/ip4/{RELAY_IP}/tcp/4001"),
-            "--metrics-addr",
-            "off",
-            "--key-file",
-            key.to_str().expect("utf-8 temp path"),
-        ],
-    );
+    let listen = format!("/ip4/{RELAY_IP}/tcp/4001");
+    let mut args = vec![
+        "relay",
+        "--listen",
+        &listen,
+        "--announce",
+        &listen,
+        "--metrics-addr",
+        "off",
+        "--key-file",
+        key.to_str().expect("utf-8 temp path"),
+    ];
+    args.extend_from_slice(extra);
+    let relay = lab.spawn("wan", dir, &args);
     let addr = relay.wait_stdout(READY, |line| {
         line.strip_prefix("relay: ")
             .filter(|a| a.contains("/tcp/"))
@@ -142,16 +145,11 @@ fn symmetric_behind_symmetric_stays_relayed_and_streams_64_mib() {
     let dir = tempfile::tempdir().unwrap();
     let lab = lab(Nat::Symmetric, Nat::Symmetric, false);
     let (_relay, relay_addr) = start_relay(&lab, dir.path());
-    // 1,024 STREAM chunks of 64 KiB, then the OUTPUT.
-    let script = "import sys\n\
-                  line = '{\"type\":\"STREAM\",\"content\":\"' + 'a' * 65536 + '\"}\\n'\n\
-                  for _ in range(1024): sys.stdout.write(line)\n\
-                  sys.stdout.write('{\"type\":\"OUTPUT\",\"result\":\"done\"}\\n')\n";
     let (_agent, address) = start_agent(
         &lab,
         dir.path(),
         &relay_addr,
-        &["--", "python3", "-c", script],
+        &["--", "python3", "-c", STREAM_64_MIB],
     );
 
     let started = Instant::now();
@@ -167,6 +165,62 @@ fn symmetric_behind_symmetric_stays_relayed_and_streams_64_mib() {
         .sum();
     assert_eq!(streamed, 64 * 1024 * 1024);
     eprintln!("64 MiB streamed over the relay in {took:?} (call start to exit)");
+}
+
+/// A hosted command that streams 1,024 STREAM chunks of 64 KiB, then the OUTPUT `done`.
+const STREAM_64_MIB: &str = "import sys\n\
+    line = '{\"type\":\"STREAM\",\"content\":\"' + 'a' * 65536 + '\"}\\n'\n\
+    for _ in range(1024): sys.stdout.write(line)\n\
+    sys.stdout.write('{\"type\":\"OUTPUT\",\"result\":\"done\"}\\n')\n";
+
+/// The same reply through a relay run with libp2p's default circuit limits (128 KiB, 2 min)
+/// fails, with an error that points at the relay: our relay defaults are what make it work.
+#[test]
+fn a_relay_with_libp2p_default_limits_cuts_a_large_reply_with_a_clear_error() {
+    if netlab::skip("a_relay_with_libp2p_default_limits_cuts_a_large_reply_with_a_clear_error") {
+        return;
+    }
+    let _one_lab_at_a_time = netlab::serialize();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(Nat::Symmetric, Nat::Symmetric, false);
+    let config = dir.path().join("libp2p-defaults.toml");
+    std::fs::write(
+        &config,
+        "[limits]\nmax_circuit_bytes = 131072\nmax_circuit_duration_secs = 120\n",
+    )
+    .unwrap();
+    let (_relay, relay_addr) =
+        start_relay_with(&lab, dir.path(), &["--config", config.to_str().unwrap()]);
+    let (_agent, address) = start_agent(
+        &lab,
+        dir.path(),
+        &relay_addr,
+        &["--", "python3", "-c", STREAM_64_MIB],
+    );
+    let out = lab.run(
+        "h2",
+        dir.path(),
+        &[
+            "call",
+            &address,
+            "too much for a default relay",
+            "--relay",
+            &relay_addr,
+            "--timeout",
+            "120",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        out.stdout.len() < 64 * 1024 * 1024,
+        "the whole reply came through"
+    );
+    assert!(
+        stderr.contains("went through the relay") && stderr.contains("limits"),
+        "{stderr}"
+    );
+    eprintln!("the caller's error: {}", stderr.trim());
 }
 
 #[test]

@@ -384,6 +384,15 @@ async fn pump_reply(
     cancel: CancellationToken,
     max_frame_bytes: usize,
 ) {
+    // A relay that cuts a circuit at its limits (bytes or duration) only closes the
+    // connection: say where to look.
+    let through = match stream.path().relay() {
+        Some(relay) => format!(
+            " (the connection went through the relay {relay}, which may have cut the circuit \
+             at its limits on bytes or duration per circuit)"
+        ),
+        None => String::new(),
+    };
     loop {
         let frame = tokio::select! {
             read = read_frame(&mut stream, max_frame_bytes) => read,
@@ -398,11 +407,11 @@ async fn pump_reply(
             }),
             Ok(None) => Frame::Error(ErrorFrame::new(
                 ErrorCode::Internal,
-                "the agent closed the stream without a result",
+                format!("the agent closed the stream without a result{through}"),
             )),
             Err(e) => Frame::Error(ErrorFrame::new(
                 ErrorCode::Internal,
-                format!("connection to the agent lost: {e}"),
+                format!("connection to the agent lost: {e}{through}"),
             )),
         };
         let terminal = frame.is_terminal();

@@ -135,7 +135,9 @@ impl Node {
             .build();
 
         let listen_addrs: SharedAddrs = Arc::new(RwLock::new(Vec::new()));
-        bind_listeners(&mut swarm, &config.listen, &listen_addrs).await?;
+        // A caller listens only so its connections leave from a known port (hole punching);
+        // it reports no addresses, so it need not wait for every interface's.
+        bind_listeners(&mut swarm, &config.listen, &listen_addrs, config.serve).await?;
 
         let (commands, command_rx) = mpsc::channel(256);
         let connected = Arc::new(RwLock::new(HashSet::new()));
@@ -195,6 +197,7 @@ async fn bind_listeners(
     swarm: &mut Swarm<Behaviour>,
     listen: &[Multiaddr],
     listen_addrs: &SharedAddrs,
+    settle: bool,
 ) -> Result<(), NodeError> {
     let mut pending: HashMap<ListenerId, Multiaddr> = HashMap::new();
     for addr in listen {
@@ -258,7 +261,7 @@ async fn bind_listeners(
                 || matches!(p, Protocol::Ip6(ip) if ip.is_unspecified())
         })
     });
-    if !wildcard {
+    if !wildcard || !settle {
         return Ok(());
     }
     let settle = tokio::time::Instant::now() + Duration::from_millis(100);
@@ -609,7 +612,10 @@ impl NodeTask {
                 } else if paths.is_none_or(|p| p.is_empty()) {
                     let _ = reply.send(false);
                 } else {
-                    self.direct_waiters.entry(peer).or_default().push(reply);
+                    let waiters = self.direct_waiters.entry(peer).or_default();
+                    // Callers that gave up leave closed senders behind.
+                    waiters.retain(|w| !w.is_closed());
+                    waiters.push(reply);
                 }
             }
         }
@@ -632,10 +638,9 @@ impl NodeTask {
             .behaviour_mut()
             .rendezvous
             .discover(Some(ns), None, None, relay);
-        self.discover_waiters
-            .entry(relay)
-            .or_default()
-            .push((namespace, reply));
+        let waiters = self.discover_waiters.entry(relay).or_default();
+        waiters.retain(|(_, w)| !w.is_closed());
+        waiters.push((namespace, reply));
     }
 
     /// Registers our peer record (its addresses: our confirmed external ones, the relayed
@@ -777,7 +782,9 @@ impl NodeTask {
             let _ = reply.send(Ok(()));
             return;
         }
-        self.identify_waiters.entry(peer).or_default().push(reply);
+        let waiters = self.identify_waiters.entry(peer).or_default();
+        waiters.retain(|w| !w.is_closed());
+        waiters.push(reply);
         if self.swarm.is_connected(&peer) {
             // Identify runs on every new connection; its answer is on the way.
             return;
@@ -956,6 +963,12 @@ impl NodeTask {
                 }
                 if num_established == 0 {
                     self.identified.remove(&peer_id);
+                    for waiter in self.identify_waiters.remove(&peer_id).unwrap_or_default() {
+                        let _ = waiter.send(Err(NodeError::Dial {
+                            peer: peer_id,
+                            reason: "the connection closed before identify".into(),
+                        }));
+                    }
                     self.reservations.set_listed(&peer_id, false);
                     for (_, reply) in self.discover_waiters.remove(&peer_id).unwrap_or_default() {
                         let _ = reply.send(Err(NodeError::Relay(
