@@ -15,7 +15,7 @@ use libp2p::{
     core::{transport::ListenerId, ConnectedPoint},
     dcutr, identify, mdns,
     multiaddr::Protocol,
-    noise, relay, rendezvous,
+    noise, relay,
     swarm::{
         dial_opts::{DialOpts, PeerCondition},
         ConnectionId, DialError, SwarmEvent,
@@ -27,12 +27,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     agent_streams::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE},
     behaviour::{Behaviour, BehaviourEvent},
+    directory::{Directory, PeerRecordAddrs},
     dispatcher::SharedAddrs,
-    reservations::{backoff, RelayAction, RelayStatus, Reservations, SharedRelayStatus},
+    reservations::{RelayAction, RelayStatus, Reservations, SharedRelayStatus},
 };
-
-/// Registrations in a relay's directory are renewed when this fraction of their TTL is gone.
-const REGISTRATION_REFRESH: f64 = 0.75;
 
 /// How a node is set up.
 #[derive(Debug, Clone)]
@@ -164,10 +162,7 @@ impl Node {
             identify_waiters: HashMap::new(),
             direct_waiters: HashMap::new(),
             outstanding_dials: HashMap::new(),
-            registrations: HashMap::new(),
-            discover_waiters: HashMap::new(),
-            namespace: rendezvous::Namespace::new(config.key.address().to_string())
-                .map_err(|e| NodeError::Relay(e.to_string()))?,
+            directory: Directory::new(&config.key.address()).map_err(NodeError::Relay)?,
         };
         tokio::spawn(task.run());
         Ok(Node {
@@ -507,37 +502,15 @@ struct NodeTask {
     direct_waiters: HashMap<PeerId, Vec<oneshot::Sender<bool>>>,
     /// Dials in progress, per peer (ours, the relay client's, DCUtR's).
     outstanding_dials: HashMap<PeerId, HashSet<ConnectionId>>,
-    /// Per relay: when to (re-)register in its directory, and failures in a row.
-    registrations: HashMap<PeerId, Registration>,
-    /// Directory look-ups in flight, per relay.
-    discover_waiters: HashMap<PeerId, Vec<DiscoverWaiter>>,
-    /// Our namespace in relays' directories: our own address.
-    namespace: rendezvous::Namespace,
-}
-
-/// One signed peer record found in a directory: whose it is, and its addresses.
-#[derive(Debug, Clone)]
-pub struct PeerRecordAddrs {
-    pub peer: PeerId,
-    pub addrs: Vec<Multiaddr>,
-}
-
-type DiscoverWaiter = (
-    String,
-    oneshot::Sender<Result<Vec<PeerRecordAddrs>, NodeError>>,
-);
-
-/// Our registration in one relay's directory.
-struct Registration {
-    due: tokio::time::Instant,
-    failures: u32,
+    /// Our registrations in relays' directories, and look-ups in flight.
+    directory: Directory,
 }
 
 impl NodeTask {
     async fn run(mut self) {
         loop {
             let retry_at = self.reservations.next_retry();
-            let register_at = self.registrations.values().map(|r| r.due).min();
+            let register_at = self.directory.next_due();
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(command),
@@ -598,7 +571,12 @@ impl NodeTask {
                 relay,
                 namespace,
                 reply,
-            } => self.discover(relay, namespace, reply),
+            } => self.directory.discover(
+                &mut self.swarm.behaviour_mut().rendezvous,
+                relay,
+                namespace,
+                reply,
+            ),
             Command::ConnectionCount { peer, reply } => {
                 let _ = reply.send(self.connection_counts.get(&peer).copied().unwrap_or(0));
             }
@@ -621,154 +599,18 @@ impl NodeTask {
         }
     }
 
-    fn discover(
-        &mut self,
-        relay: PeerId,
-        namespace: String,
-        reply: oneshot::Sender<Result<Vec<PeerRecordAddrs>, NodeError>>,
-    ) {
-        let ns = match rendezvous::Namespace::new(namespace.clone()) {
-            Ok(ns) => ns,
-            Err(e) => {
-                let _ = reply.send(Err(NodeError::Relay(e.to_string())));
-                return;
-            }
-        };
-        self.swarm
-            .behaviour_mut()
-            .rendezvous
-            .discover(Some(ns), None, None, relay);
-        let waiters = self.discover_waiters.entry(relay).or_default();
-        waiters.retain(|(_, w)| !w.is_closed());
-        waiters.push((namespace, reply));
-    }
-
-    /// Registers our peer record (its addresses: our confirmed external ones, the relayed
-    /// addresses among them) in `relay`'s directory under our own address.
-    fn register(&mut self, relay: PeerId) {
-        let result =
-            self.swarm
-                .behaviour_mut()
-                .rendezvous
-                .register(self.namespace.clone(), relay, None);
-        if let Err(e) = result {
-            self.registration_failed(relay, e.to_string());
-        }
-    }
-
-    fn registration_failed(&mut self, relay: PeerId, reason: String) {
-        let entry = self
-            .registrations
-            .entry(relay)
-            .or_insert_with(|| Registration {
-                due: tokio::time::Instant::now(),
-                failures: 0,
-            });
-        entry.failures = entry.failures.saturating_add(1);
-        let delay = backoff(entry.failures);
-        entry.due = tokio::time::Instant::now() + delay;
-        tracing::warn!(%relay, %reason, retry_in = ?delay, "registering in the relay's directory failed");
-        self.reservations.set_listed(&relay, false);
-    }
-
     /// Renews registrations that are due, on relays still connected.
     fn register_due(&mut self) {
-        let now = tokio::time::Instant::now();
-        let due: Vec<PeerId> = self
-            .registrations
-            .iter()
-            .filter(|(_, r)| r.due <= now)
-            .map(|(relay, _)| *relay)
-            .collect();
-        for relay in due {
+        for relay in self.directory.due(tokio::time::Instant::now()) {
             if self.swarm.is_connected(&relay) {
-                // Pushed back until the answer reschedules it.
-                if let Some(r) = self.registrations.get_mut(&relay) {
-                    r.due = now + Duration::from_secs(60);
-                }
-                self.register(relay);
-            } else {
-                // Registered again with the next reservation.
-                self.registrations.remove(&relay);
-            }
-        }
-    }
-
-    fn on_directory_event(&mut self, event: rendezvous::client::Event) {
-        match event {
-            rendezvous::client::Event::Registered {
-                rendezvous_node,
-                ttl,
-                ..
-            } => {
-                let refresh = Duration::from_secs(ttl.max(1)).mul_f64(REGISTRATION_REFRESH);
-                tracing::info!(relay = %rendezvous_node, ttl, "listed in the relay's directory");
-                self.registrations.insert(
-                    rendezvous_node,
-                    Registration {
-                        due: tokio::time::Instant::now() + refresh,
-                        failures: 0,
-                    },
+                self.directory.register(
+                    &mut self.swarm.behaviour_mut().rendezvous,
+                    &mut self.reservations,
+                    relay,
                 );
-                self.reservations.set_listed(&rendezvous_node, true);
+            } else {
+                self.directory.forget(&relay);
             }
-            rendezvous::client::Event::RegisterFailed {
-                rendezvous_node,
-                error,
-                ..
-            } => self.registration_failed(rendezvous_node, format!("{error:?}")),
-            rendezvous::client::Event::Discovered {
-                rendezvous_node,
-                registrations,
-                cookie,
-            } => {
-                // The cookie names the namespace asked for: it answers those look-ups only.
-                let asked = cookie.namespace().map(|ns| ns.to_string());
-                let waiters = self
-                    .discover_waiters
-                    .remove(&rendezvous_node)
-                    .unwrap_or_default();
-                let (answered, waiting): (Vec<_>, Vec<_>) = waiters
-                    .into_iter()
-                    .partition(|(ns, _)| asked.as_ref().is_none_or(|a| a == ns));
-                if !waiting.is_empty() {
-                    self.discover_waiters.insert(rendezvous_node, waiting);
-                }
-                for (namespace, reply) in answered {
-                    let found = registrations
-                        .iter()
-                        .filter(|r| r.namespace.to_string() == namespace)
-                        .map(|r| PeerRecordAddrs {
-                            peer: r.record.peer_id(),
-                            addrs: r.record.addresses().to_vec(),
-                        })
-                        .collect();
-                    let _ = reply.send(Ok(found));
-                }
-            }
-            rendezvous::client::Event::DiscoverFailed {
-                rendezvous_node,
-                namespace,
-                error,
-            } => {
-                let asked = namespace.map(|ns| ns.to_string());
-                let waiters = self
-                    .discover_waiters
-                    .remove(&rendezvous_node)
-                    .unwrap_or_default();
-                let (failed, waiting): (Vec<_>, Vec<_>) = waiters
-                    .into_iter()
-                    .partition(|(ns, _)| asked.as_ref().is_none_or(|a| a == ns));
-                if !waiting.is_empty() {
-                    self.discover_waiters.insert(rendezvous_node, waiting);
-                }
-                for (_, reply) in failed {
-                    let _ = reply.send(Err(NodeError::Relay(format!(
-                        "directory look-up refused: {error:?}"
-                    ))));
-                }
-            }
-            rendezvous::client::Event::Expired { .. } => {}
         }
     }
 
@@ -890,10 +732,14 @@ impl NodeTask {
                 self.reservations.on_reserved(&relay_peer_id);
                 // The relayed address is now a confirmed external address: (re-)register it
                 // (a restarted relay has forgotten us; a renewal refreshes the record).
-                self.register(relay_peer_id);
+                self.directory.register(
+                    &mut self.swarm.behaviour_mut().rendezvous,
+                    &mut self.reservations,
+                    relay_peer_id,
+                );
             }
             SwarmEvent::Behaviour(BehaviourEvent::Rendezvous(event)) => {
-                self.on_directory_event(event)
+                self.directory.on_event(&mut self.reservations, event)
             }
             SwarmEvent::Behaviour(BehaviourEvent::Autonat(autonat::v2::client::Event {
                 tested_addr,
@@ -969,12 +815,8 @@ impl NodeTask {
                             reason: "the connection closed before identify".into(),
                         }));
                     }
-                    self.reservations.set_listed(&peer_id, false);
-                    for (_, reply) in self.discover_waiters.remove(&peer_id).unwrap_or_default() {
-                        let _ = reply.send(Err(NodeError::Relay(
-                            "connection to the relay closed".into(),
-                        )));
-                    }
+                    self.directory
+                        .on_disconnected(&mut self.reservations, &peer_id);
                     for waiter in self.direct_waiters.remove(&peer_id).unwrap_or_default() {
                         let _ = waiter.send(false);
                     }
