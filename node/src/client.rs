@@ -428,3 +428,30 @@ async fn pump_reply(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_of_a_circuit_address_is_its_peer_and_address() {
+        let relay = AgentKey::generate().peer_id();
+        let agent = AgentKey::generate().peer_id();
+        let base: Multiaddr = "/ip4/198.51.100.1/tcp/4001".parse().unwrap();
+        let circuit = base
+            .clone()
+            .with(Protocol::P2p(relay))
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(agent));
+        assert_eq!(relay_of(&circuit), Some((relay, base.clone())));
+        // A direct address has no relay; a circuit without the relay's id names none.
+        assert_eq!(relay_of(&base), None);
+        assert_eq!(relay_of(&base.clone().with(Protocol::P2pCircuit)), None);
+        assert_eq!(strip_p2p(circuit.clone(), &agent).unwrap(), {
+            let mut c = circuit.clone();
+            c.pop();
+            c
+        });
+        assert!(strip_p2p(circuit, &relay).is_err());
+    }
+}

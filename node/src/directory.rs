@@ -213,3 +213,67 @@ impl Directory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use agenthost_identity::AgentKey;
+    use libp2p::{core::PeerRecord, rendezvous::Cookie};
+
+    use super::*;
+
+    #[test]
+    fn an_answer_goes_to_the_look_ups_of_its_namespace_only() {
+        let me = AgentKey::generate();
+        let mut directory = Directory::new(&me.address()).unwrap();
+        let mut client = rendezvous::client::Behaviour::new(me.to_libp2p_keypair());
+        let mut reservations = Reservations::new(&[]).unwrap();
+        let relay = AgentKey::generate().peer_id();
+        let (a, b) = (AgentKey::generate(), AgentKey::generate());
+        let (reply_a, mut rx_a) = oneshot::channel();
+        let (reply_b, mut rx_b) = oneshot::channel();
+        directory.discover(&mut client, relay, a.address().to_string(), reply_a);
+        directory.discover(&mut client, relay, b.address().to_string(), reply_b);
+
+        let b_ns = rendezvous::Namespace::new(b.address().to_string()).unwrap();
+        let addr: Multiaddr = "/ip4/198.51.100.7/tcp/4001".parse().unwrap();
+        let record = PeerRecord::new(&b.to_libp2p_keypair(), vec![addr.clone()]).unwrap();
+        directory.on_event(
+            &mut reservations,
+            rendezvous::client::Event::Discovered {
+                rendezvous_node: relay,
+                registrations: vec![rendezvous::Registration {
+                    namespace: b_ns.clone(),
+                    record,
+                    ttl: 7200,
+                }],
+                cookie: Cookie::for_namespace(b_ns),
+            },
+        );
+        let found = rx_b.try_recv().unwrap().unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].peer, b.peer_id());
+        assert_eq!(found[0].addrs, vec![addr]);
+        // A's look-up is still waiting for its own answer.
+        assert!(rx_a.try_recv().is_err());
+        directory.on_disconnected(&mut reservations, &relay);
+        assert!(rx_a.try_recv().unwrap().is_err());
+    }
+
+    #[test]
+    fn a_refused_registration_is_retried_with_backoff() {
+        let me = AgentKey::generate();
+        let mut directory = Directory::new(&me.address()).unwrap();
+        let mut client = rendezvous::client::Behaviour::new(me.to_libp2p_keypair());
+        let mut reservations = Reservations::new(&[]).unwrap();
+        let relay = AgentKey::generate().peer_id();
+        // No external address yet: the registration cannot even be sent.
+        directory.register(&mut client, &mut reservations, relay);
+        let first = directory.next_due().unwrap();
+        assert!(first > Instant::now() + Duration::from_millis(900));
+        assert!(directory.due(Instant::now()).is_empty());
+        assert_eq!(directory.due(first), vec![relay]);
+        directory.register(&mut client, &mut reservations, relay);
+        let second = directory.next_due().unwrap();
+        assert!(second - Instant::now() > Duration::from_millis(1900));
+    }
+}

@@ -349,3 +349,24 @@ impl ConnectionHandler for StreamHandler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relayed_path_names_its_relay() {
+        let relay: Multiaddr =
+            "/ip4/198.51.100.1/tcp/4001/p2p/12D3KooWBviCko4vaFjWHjY3aAWEYbQBJqKJevBegP5ESsPwpUGP"
+                .parse()
+                .unwrap();
+        let circuit = relay.clone().with(libp2p::multiaddr::Protocol::P2pCircuit);
+        let path = StreamPath::new(circuit);
+        assert!(path.relayed);
+        assert_eq!(path.relay(), Some(relay));
+
+        let direct = StreamPath::new("/ip4/198.51.100.2/tcp/4001".parse().unwrap());
+        assert!(!direct.relayed);
+        assert_eq!(direct.relay(), None);
+    }
+}
