@@ -19,12 +19,13 @@ const READY: Duration = Duration::from_secs(30);
 
 /// `agenthost relay` in the WAN namespace; returns it with its TCP relay address.
 fn start_relay(lab: &Lab, dir: &Path) -> (LabProcess, String) {
-    start_relay_with(lab, dir, &[])
+    start_relay_with(lab, dir, 4001, &[])
 }
 
-fn start_relay_with(lab: &Lab, dir: &Path, extra: &[&str]) -> (LabProcess, String) {
+/// `agenthost relay` on `port`, its key in `dir` (the same `dir` restarts the same relay).
+fn start_relay_with(lab: &Lab, dir: &Path, port: u16, extra: &[&str]) -> (LabProcess, String) {
     let key = dir.join("relay.key");
-    let listen = format!("/ip4/{RELAY_IP}/tcp/4001");
+    let listen = format!("/ip4/{RELAY_IP}/tcp/{port}");
     let mut args = vec![
         "relay",
         "--listen",
@@ -49,6 +50,11 @@ fn start_relay_with(lab: &Lab, dir: &Path, extra: &[&str]) -> (LabProcess, Strin
 /// An agent behind router 1, reserved on the relay: returns once the reservation is accepted
 /// (its log says so), with the agent's address.
 fn start_agent(lab: &Lab, dir: &Path, relay: &str, agent: &[&str]) -> (LabProcess, String) {
+    start_agent_on(lab, dir, &[relay], agent)
+}
+
+/// An agent reserved on every relay of `relays`: returns once each reservation is accepted.
+fn start_agent_on(lab: &Lab, dir: &Path, relays: &[&str], agent: &[&str]) -> (LabProcess, String) {
     let mut args = vec![
         "host",
         "--no-mdns",
@@ -56,9 +62,10 @@ fn start_agent(lab: &Lab, dir: &Path, relay: &str, agent: &[&str]) -> (LabProces
         AGENT_TCP,
         "--listen",
         AGENT_QUIC,
-        "--relay",
-        relay,
     ];
+    for relay in relays {
+        args.extend(["--relay", relay]);
+    }
     args.extend_from_slice(agent);
     let host = lab.spawn("h1", dir, &args);
     let address = host.wait_stdout(READY, |line| {
@@ -67,9 +74,11 @@ fn start_agent(lab: &Lab, dir: &Path, relay: &str, agent: &[&str]) -> (LabProces
     host.wait_stdout(READY, |line| {
         line.starts_with("Waiting for requests").then_some(())
     });
-    host.wait_stderr(READY, |line| {
-        line.contains("relay reservation accepted").then_some(())
-    });
+    for _ in relays {
+        host.wait_stderr(READY, |line| {
+            line.contains("relay reservation accepted").then_some(())
+        });
+    }
     (host, address)
 }
 
@@ -189,8 +198,12 @@ fn a_relay_with_libp2p_default_limits_cuts_a_large_reply_with_a_clear_error() {
         "[limits]\nmax_circuit_bytes = 131072\nmax_circuit_duration_secs = 120\n",
     )
     .unwrap();
-    let (_relay, relay_addr) =
-        start_relay_with(&lab, dir.path(), &["--config", config.to_str().unwrap()]);
+    let (_relay, relay_addr) = start_relay_with(
+        &lab,
+        dir.path(),
+        4001,
+        &["--config", config.to_str().unwrap()],
+    );
     let (_agent, address) = start_agent(
         &lab,
         dir.path(),
@@ -287,6 +300,51 @@ fn an_agent_is_callable_within_5_s_of_its_relay_restarting() {
         callable < Duration::from_secs(5),
         "callable only {callable:?} after the relay's return"
     );
+}
+
+/// An agent reserved on two relays stays callable, with no gap, when either relay is killed:
+/// the caller knows both relays, and each call right after a kill goes through the other one.
+#[test]
+fn an_agent_on_two_relays_stays_callable_when_either_is_killed() {
+    if netlab::skip("an_agent_on_two_relays_stays_callable_when_either_is_killed") {
+        return;
+    }
+    let _one_lab_at_a_time = netlab::serialize();
+    let dir = tempfile::tempdir().unwrap();
+    let (dir1, dir2) = (dir.path().join("relay1"), dir.path().join("relay2"));
+    std::fs::create_dir_all(&dir1).unwrap();
+    std::fs::create_dir_all(&dir2).unwrap();
+    // Symmetric NATs: every call goes through a relay.
+    let lab = lab(Nat::Symmetric, Nat::Symmetric, false);
+    let (mut relay1, addr1) = start_relay_with(&lab, &dir1, 4001, &[]);
+    let (mut relay2, addr2) = start_relay_with(&lab, &dir2, 4002, &[]);
+    let (agent, address) = start_agent_on(&lab, dir.path(), &[&addr1, &addr2], &["--demo"]);
+    // `call` passes relay 1; the caller knows relay 2 as well.
+    let also = ["--relay", addr2.as_str(), "--direct-wait", "0"];
+
+    let (connection, frames) = call(&lab, dir.path(), &address, &addr1, &also);
+    assert_eq!(connection["path"], "relayed", "{connection}");
+    assert_eq!(output(&frames)["result"], "echo: hello through the lab");
+
+    relay1.kill();
+    let started = Instant::now();
+    let (connection, frames) = call(&lab, dir.path(), &address, &addr1, &also);
+    eprintln!("call with relay 1 down: {:?}", started.elapsed());
+    assert_eq!(connection["relay"], addr2.as_str(), "{connection}");
+    assert_eq!(output(&frames)["result"], "echo: hello through the lab");
+
+    // Relay 1 comes back; once the agent holds its reservation again, relay 2 goes down.
+    let (_relay1, again) = start_relay_with(&lab, &dir1, 4001, &[]);
+    assert_eq!(again, addr1);
+    agent.wait_stderr(READY, |line| {
+        line.contains("relay reservation restored").then_some(())
+    });
+    relay2.kill();
+    let started = Instant::now();
+    let (connection, frames) = call(&lab, dir.path(), &address, &addr1, &also);
+    eprintln!("call with relay 2 down: {:?}", started.elapsed());
+    assert_eq!(connection["relay"], addr1.as_str(), "{connection}");
+    assert_eq!(output(&frames)["result"], "echo: hello through the lab");
 }
 
 /// Hole-punch success over 20 cone×cone runs, each from scratch: a new lab, relay, agent and
