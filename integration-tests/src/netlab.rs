@@ -182,16 +182,17 @@ impl Lab {
             );
             ip(&host, &["link", "set", "eth0", "up"]);
             ip(&host, &["route", "add", "default", "via", &lan_gw]);
+            // /proc/sys/net belongs to the namespace of the process that writes it (no need
+            // for procps' sysctl).
             run(
                 "ip",
                 &[
                     "netns",
                     "exec",
                     &router,
-                    "sysctl",
-                    "-q",
-                    "-w",
-                    "net.ipv4.ip_forward=1",
+                    "sh",
+                    "-c",
+                    "echo 1 > /proc/sys/net/ipv4/ip_forward",
                 ],
             );
             let rules = router_rules(&wan_ip, &lan_net, nat, config.block_udp);
