@@ -112,15 +112,14 @@ impl Client {
         let address = Address::parse(address)?;
         let peer = address.to_peer_id();
         // A full multiaddr ending in /p2p/<id> is accepted; the id must be the agent's own.
-        let addrs = addrs
+        let mut addrs = addrs
             .into_iter()
             .map(|a| strip_p2p(a, &peer))
             .collect::<Result<Vec<_>, _>>()?;
         let node = self.node.handle();
-        let mut addrs = addrs;
         if !node.is_connected(&peer) {
             // Without a direct address, ask each relay's directory for the agent's record.
-            let look_up = addrs.iter().all(|a| relay_of(a).is_some());
+            let look_up = addrs.iter().all(is_circuit);
             let mut relays: Vec<(PeerId, Multiaddr)> = Vec::new();
             for relay in addrs.iter().filter_map(relay_of) {
                 if !relays.iter().any(|(id, _)| *id == relay.0) {
@@ -170,8 +169,8 @@ impl Client {
                 }
             }
         }
-        let (direct, relayed): (Vec<Multiaddr>, Vec<Multiaddr>) =
-            addrs.iter().cloned().partition(|a| relay_of(a).is_none());
+        let (relayed, direct): (Vec<Multiaddr>, Vec<Multiaddr>) =
+            addrs.iter().cloned().partition(is_circuit);
         if direct.is_empty() || relayed.is_empty() || node.is_connected(&peer) {
             node.connect(peer, addrs.clone(), CONNECT_TIMEOUT).await?;
         } else if let Err(e) = node.connect(peer, direct, DIRECT_FIRST).await {
@@ -181,7 +180,7 @@ impl Client {
             node.connect_alongside(peer, relayed, CONNECT_TIMEOUT)
                 .await?;
         }
-        if !self.direct_wait.is_zero() && addrs.iter().any(|a| relay_of(a).is_some()) {
+        if !self.direct_wait.is_zero() && addrs.iter().any(is_circuit) {
             let direct = node.await_direct(peer, self.direct_wait).await;
             tracing::debug!(%peer, direct, "direct connection after the relayed one");
         }
@@ -196,9 +195,14 @@ impl Client {
     }
 }
 
+/// Whether `addr` goes through a relay.
+fn is_circuit(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| p == Protocol::P2pCircuit)
+}
+
 /// The relay of a circuit address: its PeerId and its own address (without `/p2p/<relay>`).
 fn relay_of(addr: &Multiaddr) -> Option<(PeerId, Multiaddr)> {
-    if !addr.iter().any(|p| p == Protocol::P2pCircuit) {
+    if !is_circuit(addr) {
         return None;
     }
     let mut relay: Multiaddr = addr
