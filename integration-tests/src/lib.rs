@@ -3,6 +3,7 @@
 //!
 //! Everything talks over real sockets on loopback; nothing is mocked.
 
+pub mod netlab;
 pub mod signing;
 
 use std::{

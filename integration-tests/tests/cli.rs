@@ -52,10 +52,22 @@ fn call_json(host: &HostProcess, transport: &str, prompt: &str) -> Vec<Value> {
     let addr = host.loopback_addr(transport);
     let out = agenthost(&["call", &host.address, prompt, "--addr", &addr, "--json"]);
     assert!(out.status.success(), "{out:?}");
-    stdout(&out)
+    let mut lines: Vec<Value> = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is one JSON frame"))
-        .collect()
+        .collect();
+    // First the connection the request went over: a direct one to the address given.
+    let connection = lines.remove(0);
+    assert_eq!(connection["type"], "CONNECTION", "{connection}");
+    assert_eq!(connection["path"], "direct", "{connection}");
+    assert_eq!(connection["relay"], Value::Null, "{connection}");
+    assert!(
+        connection["remote_addr"]
+            .as_str()
+            .is_some_and(|a| a.starts_with(addr.split("/p2p/").next().unwrap())),
+        "{connection} vs {addr}"
+    );
+    lines
 }
 
 fn assert_streamed_echo(frames: &[Value], expected: &str) {

@@ -143,3 +143,108 @@ async fn an_agent_reserved_on_a_relay_is_called_through_it_and_reserves_again_af
     )
     .await;
 }
+
+/// After DCUtR opens a direct connection next to the relayed one, a request already running on
+/// the relayed connection finishes there, new requests take the direct connection, and the
+/// relayed connection is closed once its last stream has ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hole_punch_moves_new_requests_to_the_direct_connection_and_drains_the_relayed_one() {
+    agenthost_integration_tests::init_tracing();
+    let relay_key = AgentKey::generate();
+    let (relay_addr, _relay_task) = start_relay(&relay_key, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The first request waits for the test's word, so it is still running when the direct
+    // connection appears.
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gate = std::sync::Arc::clone(&release);
+    let host = Host::new(agent_fn("gated", move |input: Input| {
+        let gate = std::sync::Arc::clone(&gate);
+        async move {
+            if input.prompt == "wait" {
+                gate.notified().await;
+            }
+            Ok(input.prompt)
+        }
+    }))
+    .key(AgentKey::generate())
+    .data_dir(dir.path())
+    .listen("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+    .relay(relay_addr.clone())
+    .mdns(false)
+    .start()
+    .await
+    .unwrap();
+    wait_for(
+        &host,
+        |s| *s == RelayState::Reserved,
+        Duration::from_secs(15),
+    )
+    .await;
+
+    let circuit = relay_addr
+        .clone()
+        .with(Protocol::P2pCircuit)
+        .with(Protocol::P2p(host.peer_id()));
+    let mut config = NodeConfig::new(AgentKey::generate());
+    config.mdns = false;
+    // Listening makes the client's outgoing connections leave from that port: the port the
+    // relay observes, which the hole punch then targets.
+    config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
+    let mut client = Client::start(config).await.unwrap();
+    // Send at once, over the relay, without waiting for the punch.
+    client.set_direct_wait(Duration::ZERO);
+    let connection = client
+        .connect(&host.address().to_string(), vec![circuit])
+        .await
+        .unwrap();
+    let (running, path) = connection
+        .input_request_traced(agenthost::node::InputRequest {
+            prompt: Some("wait".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(path.relayed, "{path:?}");
+    assert_eq!(path.relay(), Some(relay_addr.clone()));
+
+    assert!(
+        client
+            .node()
+            .await_direct(host.peer_id(), Duration::from_secs(10))
+            .await,
+        "no direct connection after the relayed one"
+    );
+    // The running request keeps the relayed connection open.
+    assert_eq!(connection.connection_count().await.unwrap(), 2);
+    let (info, path) = connection
+        .request_traced(&agenthost::Request::Info {})
+        .await
+        .unwrap();
+    assert!(!path.relayed, "{path:?}");
+    assert!(matches!(
+        info.terminal().await,
+        agenthost::Frame::Response(_)
+    ));
+    assert_eq!(connection.connection_count().await.unwrap(), 2);
+
+    release.notify_one();
+    assert_eq!(running.output().await.unwrap().result, "wait");
+    // Drained: the relayed connection closes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while connection.connection_count().await.unwrap() != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "relayed connection still open after its last stream ended"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (reply, path) = connection
+        .input_request_traced(agenthost::node::InputRequest {
+            prompt: Some("again".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(!path.relayed, "{path:?}");
+    assert_eq!(reply.output().await.unwrap().result, "again");
+}

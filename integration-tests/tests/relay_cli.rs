@@ -75,3 +75,82 @@ fn a_caller_reaches_an_agent_through_agenthost_relay() {
         "echo: via the relay\n"
     );
 }
+
+/// The directory: the agent registers its signed peer record in the relay's rendezvous
+/// directory under its own address; once AutoNAT (v2, the relay as server) has confirmed its
+/// direct address, the record carries it, and a caller given only the relay and the address
+/// finds it there and connects directly — with no hole punch (`--direct-wait 0` sends at once,
+/// so a relayed connection would show as `relayed`).
+#[test]
+fn a_caller_given_only_a_relay_finds_the_agents_direct_address_in_its_directory() {
+    use agenthost_integration_tests::netlab::LabProcess;
+    let dir = tempfile::tempdir().unwrap();
+    let ready = Duration::from_secs(30);
+    let relay = LabProcess::spawn_local(
+        dir.path(),
+        &[
+            "relay",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--metrics-addr",
+            "off",
+            "--key-file",
+            dir.path().join("relay.key").to_str().unwrap(),
+        ],
+    );
+    let relay_addr = relay.wait_stdout(ready, |line| {
+        line.strip_prefix("relay: ")
+            .filter(|a| a.contains("/tcp/"))
+            .map(str::to_owned)
+    });
+    let host_dir = tempfile::tempdir().unwrap();
+    let host = LabProcess::spawn_local(
+        host_dir.path(),
+        &[
+            "host",
+            "--demo",
+            "--no-mdns",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--relay",
+            &relay_addr,
+        ],
+    );
+    let address = host.wait_stdout(ready, |line| {
+        line.strip_prefix("address: ").map(str::to_owned)
+    });
+    let direct = host.wait_stdout(ready, |line| {
+        line.strip_prefix("listen: ").map(str::to_owned)
+    });
+    // First listed with the relayed address only; listed again once AutoNAT confirms the
+    // direct one (the record follows the confirmed external addresses).
+    host.wait_stderr(ready, |line| {
+        line.contains("address reachable from outside")
+            .then_some(())
+    });
+    host.wait_stderr(ready, |line| {
+        line.contains("listed in the relay's directory")
+            .then_some(())
+    });
+
+    let out = agenthost(&[
+        "call",
+        &address,
+        "found by address",
+        "--relay",
+        &relay_addr,
+        "--json",
+        "--direct-wait",
+        "0",
+        "--timeout",
+        "30",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let connection: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(connection["type"], "CONNECTION");
+    assert_eq!(connection["path"], "direct", "{connection}");
+    assert_eq!(connection["remote_addr"], direct.as_str(), "{connection}");
+    assert!(stdout.contains("echo: found by address"), "{stdout}");
+}

@@ -5,6 +5,10 @@
 //! stream (bursts of concurrent requests were reset before our accept loop could run: measured
 //! with 50 concurrent calls on 2 cores), whose outbound opens are serialized per connection,
 //! and which picks a random connection where we want the direct one over a relayed one.
+//!
+//! After a hole punch (DCUtR) a peer has a direct and a relayed connection: new streams go over
+//! the direct one, and the relayed one is closed by the side that dialed the circuit as soon as
+//! the last request stream on it has ended (its handler reports it drained).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -15,14 +19,16 @@ use std::{
 use libp2p::{
     core::{transport::PortUse, Endpoint},
     swarm::{
-        ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour,
-        NotifyHandler, Stream, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
+        CloseConnection, ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm,
+        NetworkBehaviour, NotifyHandler, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
     },
     Multiaddr, PeerId,
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::stream_handler::{InboundStream, OpenStreamError, StreamHandler, StreamReply};
+use crate::stream_handler::{
+    AgentStream, HandlerIn, HandlerOut, InboundStream, OpenStreamError, StreamHandler, StreamReply,
+};
 
 /// Inbound streams waiting for the server's accept loop.
 pub const INBOUND_QUEUE: usize = 1024;
@@ -42,7 +48,7 @@ pub(crate) struct AgentStreams {
     inbound: Option<mpsc::Sender<InboundStream>>,
     requests: mpsc::Receiver<OpenRequest>,
     links: HashMap<PeerId, Vec<Link>>,
-    to_swarm: VecDeque<ToSwarm<Infallible, StreamReply>>,
+    to_swarm: VecDeque<ToSwarm<Infallible, HandlerIn>>,
 }
 
 /// Accepted inbound streams, in arrival order.
@@ -73,8 +79,28 @@ impl AgentStreams {
         )
     }
 
-    fn handler(&self, peer: PeerId, remote: &Multiaddr) -> StreamHandler {
-        StreamHandler::new(peer, remote.clone(), self.inbound.clone())
+    fn handler(&self, peer: PeerId, remote: &Multiaddr, dialer: bool) -> StreamHandler {
+        StreamHandler::new(peer, remote.clone(), dialer, self.inbound.clone())
+    }
+
+    fn has_direct(&self, peer: &PeerId) -> bool {
+        self.links
+            .get(peer)
+            .is_some_and(|links| links.iter().any(|l| !l.relayed))
+    }
+
+    /// Tells every relayed connection to `peer` whether a direct one now carries new streams.
+    fn notify_relayed(&mut self, peer: PeerId, superseded: bool) {
+        let Some(links) = self.links.get(&peer) else {
+            return;
+        };
+        for link in links.iter().filter(|l| l.relayed) {
+            self.to_swarm.push_back(ToSwarm::NotifyHandler {
+                peer_id: peer,
+                handler: NotifyHandler::One(link.id),
+                event: HandlerIn::Superseded(superseded),
+            });
+        }
     }
 
     fn route(&mut self, request: OpenRequest) {
@@ -87,7 +113,7 @@ impl AgentStreams {
             Some(link) => self.to_swarm.push_back(ToSwarm::NotifyHandler {
                 peer_id: request.peer,
                 handler: NotifyHandler::One(link.id),
-                event: request.reply,
+                event: HandlerIn::Open(request.reply),
             }),
             None => {
                 let _ = request
@@ -109,7 +135,7 @@ impl NetworkBehaviour for AgentStreams {
         _local: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(self.handler(peer, remote))
+        Ok(self.handler(peer, remote, false))
     }
 
     fn handle_established_outbound_connection(
@@ -120,28 +146,43 @@ impl NetworkBehaviour for AgentStreams {
         _: Endpoint,
         _: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(self.handler(peer, remote))
+        Ok(self.handler(peer, remote, true))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
         match event {
             FromSwarm::ConnectionEstablished(e) => {
                 let relayed = e.endpoint.is_relayed();
+                let had_direct = self.has_direct(&e.peer_id);
                 self.links.entry(e.peer_id).or_default().push(Link {
                     id: e.connection_id,
                     relayed,
                 });
+                if relayed && had_direct {
+                    self.to_swarm.push_back(ToSwarm::NotifyHandler {
+                        peer_id: e.peer_id,
+                        handler: NotifyHandler::One(e.connection_id),
+                        event: HandlerIn::Superseded(true),
+                    });
+                } else if !relayed && !had_direct {
+                    self.notify_relayed(e.peer_id, true);
+                }
             }
             FromSwarm::ConnectionClosed(ConnectionClosed {
                 peer_id,
                 connection_id,
                 ..
             }) => {
+                let had_direct = self.has_direct(&peer_id);
                 if let Some(links) = self.links.get_mut(&peer_id) {
                     links.retain(|l| l.id != connection_id);
                     if links.is_empty() {
                         self.links.remove(&peer_id);
                     }
+                }
+                if had_direct && !self.has_direct(&peer_id) {
+                    // The direct path is gone: relayed connections carry streams again.
+                    self.notify_relayed(peer_id, false);
                 }
             }
             _ => {}
@@ -150,11 +191,21 @@ impl NetworkBehaviour for AgentStreams {
 
     fn on_connection_handler_event(
         &mut self,
-        _: PeerId,
-        _: ConnectionId,
+        peer: PeerId,
+        connection: ConnectionId,
         event: THandlerOutEvent<Self>,
     ) {
-        match event {}
+        match event {
+            HandlerOut::Drained => {
+                if self.has_direct(&peer) {
+                    tracing::debug!(%peer, "relayed connection drained; closing it");
+                    self.to_swarm.push_back(ToSwarm::CloseConnection {
+                        peer_id: peer,
+                        connection: CloseConnection::One(connection),
+                    });
+                }
+            }
+        }
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Infallible, THandlerInEvent<Self>>> {
@@ -177,7 +228,7 @@ pub struct StreamControl {
 impl StreamControl {
     /// Opens a stream on `/agenthost/agent/1` over an existing connection to `peer` (the direct
     /// one if there is one). Callers bound this with a timeout.
-    pub async fn open_stream(&self, peer: PeerId) -> Result<Stream, OpenStreamError> {
+    pub async fn open_stream(&self, peer: PeerId) -> Result<AgentStream, OpenStreamError> {
         let (reply, rx) = oneshot::channel();
         self.requests
             .send(OpenRequest { peer, reply })

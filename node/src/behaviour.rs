@@ -1,7 +1,7 @@
 //! The protocols every agenthost peer speaks, composed into one libp2p behaviour.
 
 use libp2p::{
-    identify, mdns, ping, relay,
+    autonat, dcutr, identify, mdns, ping, relay, rendezvous,
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
@@ -17,12 +17,22 @@ pub(crate) struct Behaviour {
     pub streams: AgentStreams,
     /// Circuit relay v2 client: reservations on relays, and dialing through them.
     pub relay_client: relay::client::Behaviour,
+    /// Direct connection upgrade through relay: hole punching over a relayed connection, with
+    /// the addresses others observed us at (identify) as candidates.
+    pub dcutr: dcutr::Behaviour,
+    /// Registers our peer record in relays' directories, and looks others up there.
+    pub rendezvous: rendezvous::client::Behaviour,
+    /// AutoNAT v2 client (agents only): asks servers (our relays) to dial our candidate
+    /// addresses back; the ones that work become confirmed external addresses, so they go into
+    /// the peer record we register.
+    pub autonat: Toggle<autonat::v2::client::Behaviour>,
 }
 
 impl Behaviour {
     pub fn new(
         key: &libp2p::identity::Keypair,
         enable_mdns: bool,
+        enable_autonat: bool,
         streams: AgentStreams,
         relay_client: relay::client::Behaviour,
     ) -> Self {
@@ -47,6 +57,11 @@ impl Behaviour {
             mdns: mdns.into(),
             streams,
             relay_client,
+            dcutr: dcutr::Behaviour::new(peer_id),
+            rendezvous: rendezvous::client::Behaviour::new(key.clone()),
+            autonat: enable_autonat
+                .then(autonat::v2::client::Behaviour::default)
+                .into(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use agenthost_identity::{Address, AddressError, AgentKey};
 use futures::AsyncWriteExt;
-use libp2p::{Multiaddr, PeerId, Stream};
+use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -17,11 +17,22 @@ use crate::{
     node::{Node, NodeConfig, NodeError, NodeHandle},
     protocol::{DEFAULT_MAX_FRAME_BYTES, OPEN_STREAM_TIMEOUT},
     reply::Reply,
-    stream_handler::OpenStreamError,
+    stream_handler::{AgentStream, OpenStreamError, StreamPath},
 };
 
 /// How long to wait for a connection (dial, handshake, or LAN discovery).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long direct addresses have before the relayed ones are dialed too.
+const DIRECT_FIRST: Duration = Duration::from_secs(2);
+
+/// Bound on one directory look-up.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a caller whose connection came up through a relay waits for the hole punch
+/// (DCUtR) before sending its first request over the relay anyway. A punch that works takes a
+/// few round trips; one that does not would take a dial timeout to say so.
+pub const DEFAULT_DIRECT_WAIT: Duration = Duration::from_secs(2);
 
 /// Why a call did not produce a reply.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +54,7 @@ pub enum ClientError {
 /// A libp2p peer that calls agents.
 pub struct Client {
     node: Node,
+    direct_wait: Duration,
 }
 
 impl Client {
@@ -59,12 +71,23 @@ impl Client {
     pub async fn start(config: NodeConfig) -> Result<Client, ClientError> {
         Ok(Client {
             node: Node::start(config).await?,
+            direct_wait: DEFAULT_DIRECT_WAIT,
         })
     }
 
     /// Uses an already running node (an agent calling other agents, say).
     pub fn from_node(node: Node) -> Client {
-        Client { node }
+        Client {
+            node,
+            direct_wait: DEFAULT_DIRECT_WAIT,
+        }
+    }
+
+    /// How long [`Client::connect`] waits for a relayed connection to be upgraded to a direct
+    /// one before returning (zero: not at all; requests then start on the relay and move to
+    /// the direct connection once there is one).
+    pub fn set_direct_wait(&mut self, wait: Duration) {
+        self.direct_wait = wait;
     }
 
     pub fn node(&self) -> &NodeHandle {
@@ -73,6 +96,14 @@ impl Client {
 
     /// Connects to the agent at `address` (`0x…` or a PeerId), dialing `addrs` if given, or
     /// addresses found on the LAN otherwise. The connection is kept and reused by every request.
+    ///
+    /// Circuit addresses (`<relay>/p2p-circuit/...`) are dialed after the relay has answered
+    /// identify, so this node knows the address the relay sees it at. Given only circuit
+    /// addresses, the agent's signed record is looked up in each relay's directory (namespace:
+    /// the agent's address) and its addresses added. Direct addresses are dialed first; the
+    /// relayed ones join after 2 s or a failure. When the connection comes up
+    /// through a relay, the hole punch that follows (DCUtR) is given a moment to succeed (see
+    /// [`Client::set_direct_wait`]).
     pub async fn connect(
         &self,
         address: &str,
@@ -81,14 +112,78 @@ impl Client {
         let address = Address::parse(address)?;
         let peer = address.to_peer_id();
         // A full multiaddr ending in /p2p/<id> is accepted; the id must be the agent's own.
-        let addrs = addrs
+        let mut addrs = addrs
             .into_iter()
             .map(|a| strip_p2p(a, &peer))
             .collect::<Result<Vec<_>, _>>()?;
-        self.node
-            .handle()
-            .connect(peer, addrs.clone(), CONNECT_TIMEOUT)
-            .await?;
+        let node = self.node.handle();
+        if !node.is_connected(&peer) {
+            // Without a direct address, ask each relay's directory for the agent's record.
+            let look_up = addrs.iter().all(is_circuit);
+            let mut relays: Vec<(PeerId, Multiaddr)> = Vec::new();
+            for relay in addrs.iter().filter_map(relay_of) {
+                if !relays.iter().any(|(id, _)| *id == relay.0) {
+                    relays.push(relay);
+                }
+            }
+            let name = address.to_string();
+            let lookups = relays.into_iter().map(|(relay, relay_addr)| {
+                let name = name.clone();
+                async move {
+                    if let Err(e) = node
+                        .connect_identified(relay, vec![relay_addr], CONNECT_TIMEOUT)
+                        .await
+                    {
+                        // The circuit dial below reports the failure with its own error.
+                        tracing::debug!(%relay, error = %e, "relay not reached before the circuit dial");
+                        return Vec::new();
+                    }
+                    if !look_up {
+                        return Vec::new();
+                    }
+                    match node.discover(relay, name, LOOKUP_TIMEOUT).await {
+                        // Records are signed: only the agent's own counts.
+                        Ok(records) => records
+                            .into_iter()
+                            .filter(|r| r.peer == peer)
+                            .flat_map(|r| r.addrs)
+                            .collect(),
+                        Err(e) => {
+                            tracing::debug!(%relay, error = %e, "directory look-up failed");
+                            Vec::new()
+                        }
+                    }
+                }
+            });
+            for found in futures::future::join_all(lookups)
+                .await
+                .into_iter()
+                .flatten()
+            {
+                match strip_p2p(found, &peer) {
+                    Ok(found) if !addrs.contains(&found) => {
+                        tracing::debug!(%peer, addr = %found, "address from a relay's directory");
+                        addrs.push(found);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let (relayed, direct): (Vec<Multiaddr>, Vec<Multiaddr>) =
+            addrs.iter().cloned().partition(is_circuit);
+        if direct.is_empty() || relayed.is_empty() || node.is_connected(&peer) {
+            node.connect(peer, addrs.clone(), CONNECT_TIMEOUT).await?;
+        } else if let Err(e) = node.connect(peer, direct, DIRECT_FIRST).await {
+            // Direct addresses first; the relays as fallback, alongside any direct attempt
+            // still under way.
+            tracing::debug!(%peer, error = %e, "no direct connection; dialing through the relays");
+            node.connect_alongside(peer, relayed, CONNECT_TIMEOUT)
+                .await?;
+        }
+        if !self.direct_wait.is_zero() && addrs.iter().any(is_circuit) {
+            let direct = node.await_direct(peer, self.direct_wait).await;
+            tracing::debug!(%peer, direct, "direct connection after the relayed one");
+        }
         Ok(AgentConnection {
             address,
             peer,
@@ -97,6 +192,26 @@ impl Client {
             addrs,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
         })
+    }
+}
+
+/// Whether `addr` goes through a relay.
+fn is_circuit(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| p == Protocol::P2pCircuit)
+}
+
+/// The relay of a circuit address: its PeerId and its own address (without `/p2p/<relay>`).
+fn relay_of(addr: &Multiaddr) -> Option<(PeerId, Multiaddr)> {
+    if !is_circuit(addr) {
+        return None;
+    }
+    let mut relay: Multiaddr = addr
+        .iter()
+        .take_while(|p| *p != Protocol::P2pCircuit)
+        .collect();
+    match relay.pop() {
+        Some(Protocol::P2p(id)) => Some((id, relay)),
+        _ => None,
     }
 }
 
@@ -152,6 +267,15 @@ impl AgentConnection {
         self.request(&Request::Input(input)).await
     }
 
+    /// Like [`AgentConnection::input_request`], and tells which connection the request went
+    /// over (direct or through a relay).
+    pub async fn input_request_traced(
+        &self,
+        input: InputRequest,
+    ) -> Result<(Reply, StreamPath), ClientError> {
+        self.request_traced(&Request::Input(input)).await
+    }
+
     /// One of the caller's sessions (the body of `GET /sessions/{id}`).
     pub async fn session(&self, session_id: &str) -> Result<Value, ClientError> {
         self.response(&Request::session(session_id)).await
@@ -190,21 +314,30 @@ impl AgentConnection {
 
     /// Sends any request on a new stream. Reconnects first if the connection dropped.
     pub async fn request(&self, request: &Request) -> Result<Reply, ClientError> {
+        Ok(self.request_traced(request).await?.0)
+    }
+
+    /// Sends any request, and tells which connection it went over.
+    pub async fn request_traced(
+        &self,
+        request: &Request,
+    ) -> Result<(Reply, StreamPath), ClientError> {
         let body = serde_json::to_vec(request)
             .map_err(|e| ClientError::Protocol(format!("unserializable request: {e}")))?;
         let mut stream = self.open_stream().await?;
+        let path = stream.path().clone();
         write_frame(&mut stream, &body)
             .await
             .map_err(ClientError::Send)?;
         let (tx, rx) = mpsc::channel(64);
         let cancel = CancellationToken::new();
         tokio::spawn(pump_reply(stream, tx, cancel.clone(), self.max_frame_bytes));
-        Ok(Reply::new(rx, cancel))
+        Ok((Reply::new(rx, cancel), path))
     }
 
     /// Opens a raw stream on the agent protocol (for tests of malformed input, and for callers
     /// that speak the frames themselves).
-    pub async fn open_stream(&self) -> Result<Stream, ClientError> {
+    pub async fn open_stream(&self) -> Result<AgentStream, ClientError> {
         // The connection can close between the check and the open (idle timeout, agent
         // restart): one fresh connection is worth a second try, more would hide a real outage.
         for attempt in 0..2 {
@@ -244,11 +377,20 @@ impl AgentConnection {
 /// Cancellation (the `Reply` dropped) drops the stream, which resets it: the agent sees the
 /// reset and cancels the run.
 async fn pump_reply(
-    mut stream: Stream,
+    mut stream: AgentStream,
     tx: mpsc::Sender<Frame>,
     cancel: CancellationToken,
     max_frame_bytes: usize,
 ) {
+    // A relay that cuts a circuit at its limits (bytes or duration) only closes the
+    // connection: say where to look.
+    let through = match stream.path().relay() {
+        Some(relay) => format!(
+            " (the connection went through the relay {relay}, which may have cut the circuit \
+             at its limits on bytes or duration per circuit)"
+        ),
+        None => String::new(),
+    };
     loop {
         let frame = tokio::select! {
             read = read_frame(&mut stream, max_frame_bytes) => read,
@@ -263,11 +405,11 @@ async fn pump_reply(
             }),
             Ok(None) => Frame::Error(ErrorFrame::new(
                 ErrorCode::Internal,
-                "the agent closed the stream without a result",
+                format!("the agent closed the stream without a result{through}"),
             )),
             Err(e) => Frame::Error(ErrorFrame::new(
                 ErrorCode::Internal,
-                format!("connection to the agent lost: {e}"),
+                format!("connection to the agent lost: {e}{through}"),
             )),
         };
         let terminal = frame.is_terminal();
@@ -282,5 +424,32 @@ async fn pump_reply(
             let _ = stream.close().await;
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_of_a_circuit_address_is_its_peer_and_address() {
+        let relay = AgentKey::generate().peer_id();
+        let agent = AgentKey::generate().peer_id();
+        let base: Multiaddr = "/ip4/198.51.100.1/tcp/4001".parse().unwrap();
+        let circuit = base
+            .clone()
+            .with(Protocol::P2p(relay))
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(agent));
+        assert_eq!(relay_of(&circuit), Some((relay, base.clone())));
+        // A direct address has no relay; a circuit without the relay's id names none.
+        assert_eq!(relay_of(&base), None);
+        assert_eq!(relay_of(&base.clone().with(Protocol::P2pCircuit)), None);
+        assert_eq!(strip_p2p(circuit.clone(), &agent).unwrap(), {
+            let mut c = circuit.clone();
+            c.pop();
+            c
+        });
+        assert!(strip_p2p(circuit, &relay).is_err());
     }
 }

@@ -191,7 +191,13 @@ impl<A: Agent> Dispatcher<A> {
                 .map(|relays| {
                     relays
                         .iter()
-                        .map(|r| json!({"relay": r.relay.to_string(), "state": r.state.to_string()}))
+                        .map(|r| {
+                            json!({
+                                "relay": r.relay.to_string(),
+                                "state": r.state.to_string(),
+                                "listed": r.listed,
+                            })
+                        })
                         .collect::<Vec<_>>()
                 })
                 .unwrap_or_default(),

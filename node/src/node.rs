@@ -11,13 +11,14 @@ use std::{
 use agenthost_identity::{Address, AgentKey};
 use futures::StreamExt;
 use libp2p::{
+    autonat,
     core::{transport::ListenerId, ConnectedPoint},
-    identify, mdns,
+    dcutr, identify, mdns,
     multiaddr::Protocol,
     noise, relay,
     swarm::{
         dial_opts::{DialOpts, PeerCondition},
-        DialError, SwarmEvent,
+        ConnectionId, DialError, SwarmEvent,
     },
     tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
 };
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     agent_streams::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE},
     behaviour::{Behaviour, BehaviourEvent},
+    directory::{Directory, PeerRecordAddrs},
     dispatcher::SharedAddrs,
     reservations::{RelayAction, RelayStatus, Reservations, SharedRelayStatus},
 };
@@ -118,7 +120,8 @@ impl Node {
             .with_relay_client(noise::Config::new, yamux::Config::default)
             .map_err(|e| NodeError::Transport(e.to_string()))?
             .with_behaviour(|key, relay_client| {
-                Behaviour::new(key, config.mdns, streams, relay_client)
+                // Only agents need to learn which of their addresses others can dial.
+                Behaviour::new(key, config.mdns, config.serve, streams, relay_client)
             })
             .map_err(|e| NodeError::Transport(e.to_string()))?
             .with_swarm_config(|c| {
@@ -130,7 +133,9 @@ impl Node {
             .build();
 
         let listen_addrs: SharedAddrs = Arc::new(RwLock::new(Vec::new()));
-        bind_listeners(&mut swarm, &config.listen, &listen_addrs).await?;
+        // A caller listens only so its connections leave from a known port (hole punching);
+        // it reports no addresses, so it need not wait for every interface's.
+        bind_listeners(&mut swarm, &config.listen, &listen_addrs, config.serve).await?;
 
         let (commands, command_rx) = mpsc::channel(256);
         let connected = Arc::new(RwLock::new(HashSet::new()));
@@ -152,6 +157,12 @@ impl Node {
             discovered: HashMap::new(),
             connection_counts: HashMap::new(),
             reservations,
+            paths: HashMap::new(),
+            identified: HashSet::new(),
+            identify_waiters: HashMap::new(),
+            direct_waiters: HashMap::new(),
+            outstanding_dials: HashMap::new(),
+            directory: Directory::new(&config.key.address()).map_err(NodeError::Relay)?,
         };
         tokio::spawn(task.run());
         Ok(Node {
@@ -181,6 +192,7 @@ async fn bind_listeners(
     swarm: &mut Swarm<Behaviour>,
     listen: &[Multiaddr],
     listen_addrs: &SharedAddrs,
+    settle: bool,
 ) -> Result<(), NodeError> {
     let mut pending: HashMap<ListenerId, Multiaddr> = HashMap::new();
     for addr in listen {
@@ -244,7 +256,7 @@ async fn bind_listeners(
                 || matches!(p, Protocol::Ip6(ip) if ip.is_unspecified())
         })
     });
-    if !wildcard {
+    if !wildcard || !settle {
         return Ok(());
     }
     let settle = tokio::time::Instant::now() + Duration::from_millis(100);
@@ -268,11 +280,27 @@ enum Command {
     Connect {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
+        /// Dial even while another dial to the peer is in progress.
+        alongside: bool,
         reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    Discover {
+        relay: PeerId,
+        namespace: String,
+        reply: oneshot::Sender<Result<Vec<PeerRecordAddrs>, NodeError>>,
     },
     ConnectionCount {
         peer: PeerId,
         reply: oneshot::Sender<usize>,
+    },
+    Identified {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    AwaitDirect {
+        peer: PeerId,
+        reply: oneshot::Sender<bool>,
     },
 }
 
@@ -335,7 +363,12 @@ impl NodeHandle {
         }
         let (reply, rx) = oneshot::channel();
         self.commands
-            .send(Command::Connect { peer, addrs, reply })
+            .send(Command::Connect {
+                peer,
+                addrs,
+                alongside: false,
+                reply,
+            })
             .await
             .map_err(|_| NodeError::Stopped)?;
         match tokio::time::timeout(timeout, rx).await {
@@ -343,6 +376,96 @@ impl NodeHandle {
             Ok(Err(_)) => Err(NodeError::Stopped),
             Err(_) => Err(NodeError::Timeout(peer)),
         }
+    }
+
+    /// Like [`NodeHandle::connect`], but dials `addrs` even while an earlier dial to `peer` is
+    /// still in progress (a fallback started before the first attempt gave up). The first
+    /// connection to come up answers both.
+    pub async fn connect_alongside(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        timeout: Duration,
+    ) -> Result<(), NodeError> {
+        if self.is_connected(&peer) {
+            return Ok(());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Connect {
+                peer,
+                addrs,
+                alongside: true,
+                reply,
+            })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NodeError::Stopped),
+            Err(_) => Err(NodeError::Timeout(peer)),
+        }
+    }
+
+    /// Looks `namespace` up in the directory (rendezvous server) of `relay`, which must be
+    /// connected: the signed peer records registered there, each verified by libp2p.
+    pub async fn discover(
+        &self,
+        relay: PeerId,
+        namespace: String,
+        timeout: Duration,
+    ) -> Result<Vec<PeerRecordAddrs>, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Discover {
+                relay,
+                namespace,
+                reply,
+            })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NodeError::Stopped),
+            Err(_) => Err(NodeError::Timeout(relay)),
+        }
+    }
+
+    /// Connects to `peer` (dialing `addrs` unless connected) and waits until it has answered
+    /// identify, so the address it observed us at is known. Callers do this with a relay before
+    /// dialing through it: the hole punch that may follow needs that address as a candidate.
+    pub async fn connect_identified(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        timeout: Duration,
+    ) -> Result<(), NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Identified { peer, addrs, reply })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NodeError::Stopped),
+            Err(_) => Err(NodeError::Timeout(peer)),
+        }
+    }
+
+    /// Whether a direct (not relayed) connection to `peer` is open now, or opens within
+    /// `within` — the hole punch (DCUtR) after a relayed connection. `false` at once when there
+    /// is no connection to `peer` at all.
+    pub async fn await_direct(&self, peer: PeerId, within: Duration) -> bool {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::AwaitDirect { peer, reply })
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        matches!(tokio::time::timeout(within, rx).await, Ok(Ok(true)))
     }
 
     /// Open connections to `peer` (for tests and diagnostics).
@@ -370,12 +493,24 @@ struct NodeTask {
     discovered: HashMap<PeerId, Vec<Multiaddr>>,
     connection_counts: HashMap<PeerId, usize>,
     reservations: Reservations,
+    /// Each peer's open connections and whether each is relayed.
+    paths: HashMap<PeerId, Vec<(ConnectionId, bool)>>,
+    /// Peers that answered identify on an open connection.
+    identified: HashSet<PeerId>,
+    identify_waiters: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NodeError>>>>,
+    /// Callers waiting for a relayed connection to be upgraded to a direct one.
+    direct_waiters: HashMap<PeerId, Vec<oneshot::Sender<bool>>>,
+    /// Dials in progress, per peer (ours, the relay client's, DCUtR's).
+    outstanding_dials: HashMap<PeerId, HashSet<ConnectionId>>,
+    /// Our registrations in relays' directories, and look-ups in flight.
+    directory: Directory,
 }
 
 impl NodeTask {
     async fn run(mut self) {
         loop {
             let retry_at = self.reservations.next_retry();
+            let register_at = self.directory.next_due();
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(command),
@@ -387,6 +522,7 @@ impl NodeTask {
                     let actions = self.reservations.due(tokio::time::Instant::now());
                     self.apply(actions);
                 }
+                _ = sleep_until_some(register_at) => self.register_due(),
             }
         }
         tracing::debug!("node stopped");
@@ -425,9 +561,89 @@ impl NodeTask {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Connect { peer, addrs, reply } => self.connect(peer, addrs, reply),
+            Command::Connect {
+                peer,
+                addrs,
+                alongside,
+                reply,
+            } => self.connect(peer, addrs, alongside, reply),
+            Command::Discover {
+                relay,
+                namespace,
+                reply,
+            } => self.directory.discover(
+                &mut self.swarm.behaviour_mut().rendezvous,
+                relay,
+                namespace,
+                reply,
+            ),
             Command::ConnectionCount { peer, reply } => {
                 let _ = reply.send(self.connection_counts.get(&peer).copied().unwrap_or(0));
+            }
+            Command::Identified { peer, addrs, reply } => {
+                self.connect_identified(peer, addrs, reply)
+            }
+            Command::AwaitDirect { peer, reply } => {
+                let paths = self.paths.get(&peer);
+                if paths.is_some_and(|p| p.iter().any(|(_, relayed)| !relayed)) {
+                    let _ = reply.send(true);
+                } else if paths.is_none_or(|p| p.is_empty()) {
+                    let _ = reply.send(false);
+                } else {
+                    let waiters = self.direct_waiters.entry(peer).or_default();
+                    // Callers that gave up leave closed senders behind.
+                    waiters.retain(|w| !w.is_closed());
+                    waiters.push(reply);
+                }
+            }
+        }
+    }
+
+    /// Renews registrations that are due, on relays still connected.
+    fn register_due(&mut self) {
+        for relay in self.directory.due(tokio::time::Instant::now()) {
+            if self.swarm.is_connected(&relay) {
+                self.directory.register(
+                    &mut self.swarm.behaviour_mut().rendezvous,
+                    &mut self.reservations,
+                    relay,
+                );
+            } else {
+                self.directory.forget(&relay);
+            }
+        }
+    }
+
+    fn connect_identified(
+        &mut self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    ) {
+        if self.identified.contains(&peer) {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        let waiters = self.identify_waiters.entry(peer).or_default();
+        waiters.retain(|w| !w.is_closed());
+        waiters.push(reply);
+        if self.swarm.is_connected(&peer) {
+            // Identify runs on every new connection; its answer is on the way.
+            return;
+        }
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        match self.swarm.dial(opts) {
+            Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {}
+            Err(e) => {
+                for waiter in self.identify_waiters.remove(&peer).unwrap_or_default() {
+                    let _ = waiter.send(Err(NodeError::Dial {
+                        peer,
+                        reason: e.to_string(),
+                    }));
+                }
             }
         }
     }
@@ -436,6 +652,7 @@ impl NodeTask {
         &mut self,
         peer: PeerId,
         mut addrs: Vec<Multiaddr>,
+        alongside: bool,
         reply: oneshot::Sender<Result<(), NodeError>>,
     ) {
         if self.swarm.is_connected(&peer) {
@@ -453,18 +670,24 @@ impl NodeTask {
             }
             return;
         }
-        self.dial(peer, addrs, reply);
+        self.dial(peer, addrs, alongside, reply);
     }
 
     fn dial(
         &mut self,
         peer: PeerId,
         addrs: Vec<Multiaddr>,
+        alongside: bool,
         reply: oneshot::Sender<Result<(), NodeError>>,
     ) {
+        let condition = if alongside {
+            PeerCondition::Disconnected
+        } else {
+            PeerCondition::DisconnectedAndNotDialing
+        };
         let opts = DialOpts::peer_id(peer)
             .addresses(addrs)
-            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .condition(condition)
             .build();
         match self.swarm.dial(opts) {
             // Already dialing: wait for that attempt.
@@ -505,13 +728,59 @@ impl NodeTask {
             }
             SwarmEvent::Behaviour(BehaviourEvent::RelayClient(
                 relay::client::Event::ReservationReqAccepted { relay_peer_id, .. },
-            )) => self.reservations.on_reserved(&relay_peer_id),
+            )) => {
+                self.reservations.on_reserved(&relay_peer_id);
+                // The relayed address is now a confirmed external address: (re-)register it
+                // (a restarted relay has forgotten us; a renewal refreshes the record).
+                self.directory.register(
+                    &mut self.swarm.behaviour_mut().rendezvous,
+                    &mut self.reservations,
+                    relay_peer_id,
+                );
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Rendezvous(event)) => {
+                self.directory.on_event(&mut self.reservations, event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Autonat(autonat::v2::client::Event {
+                tested_addr,
+                server,
+                result,
+                ..
+            })) => match result {
+                Ok(()) => {
+                    tracing::info!(addr = %tested_addr, %server, "address reachable from outside (AutoNAT)")
+                }
+                Err(e) => {
+                    tracing::debug!(addr = %tested_addr, %server, error = %e, "address not reachable from outside (AutoNAT)")
+                }
+            },
+            SwarmEvent::Dialing {
+                peer_id: Some(peer),
+                connection_id,
+            } => {
+                self.outstanding_dials
+                    .entry(peer)
+                    .or_default()
+                    .insert(connection_id);
+            }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 endpoint,
                 num_established,
                 ..
             } => {
+                self.dial_done(&peer_id, connection_id);
+                let relayed = endpoint.is_relayed();
+                self.paths
+                    .entry(peer_id)
+                    .or_default()
+                    .push((connection_id, relayed));
+                if !relayed {
+                    for waiter in self.direct_waiters.remove(&peer_id).unwrap_or_default() {
+                        let _ = waiter.send(true);
+                    }
+                }
                 self.connection_counts
                     .insert(peer_id, num_established.get() as usize);
                 write(&self.connected).insert(peer_id);
@@ -526,12 +795,31 @@ impl NodeTask {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 cause,
                 ..
             } => {
                 tracing::debug!(%peer_id, ?cause, "connection closed");
+                if let Some(paths) = self.paths.get_mut(&peer_id) {
+                    paths.retain(|(id, _)| *id != connection_id);
+                    if paths.is_empty() {
+                        self.paths.remove(&peer_id);
+                    }
+                }
                 if num_established == 0 {
+                    self.identified.remove(&peer_id);
+                    for waiter in self.identify_waiters.remove(&peer_id).unwrap_or_default() {
+                        let _ = waiter.send(Err(NodeError::Dial {
+                            peer: peer_id,
+                            reason: "the connection closed before identify".into(),
+                        }));
+                    }
+                    self.directory
+                        .on_disconnected(&mut self.reservations, &peer_id);
+                    for waiter in self.direct_waiters.remove(&peer_id).unwrap_or_default() {
+                        let _ = waiter.send(false);
+                    }
                     self.connection_counts.remove(&peer_id);
                     write(&self.connected).remove(&peer_id);
                     self.reservations.on_disconnected(&peer_id);
@@ -542,15 +830,24 @@ impl NodeTask {
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),
+                connection_id,
                 error,
-                ..
             } => {
                 tracing::debug!(%peer, %error, "dial failed");
+                self.dial_done(&peer, connection_id);
                 if self.reservations.is_relay(&peer) && !self.swarm.is_connected(&peer) {
                     self.reservations.on_dial_failed(&peer, error.to_string());
                 }
-                if !self.swarm.is_connected(&peer) {
-                    for waiter in self.dial_waiters.remove(&peer).unwrap_or_default() {
+                // Another dial (a fallback, say) may still succeed: wait for it.
+                let dialing = self.outstanding_dials.contains_key(&peer);
+                if !self.swarm.is_connected(&peer) && !dialing {
+                    let waiters = self
+                        .dial_waiters
+                        .remove(&peer)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .chain(self.identify_waiters.remove(&peer).unwrap_or_default());
+                    for waiter in waiters {
                         let _ = waiter.send(Err(NodeError::Dial {
                             peer,
                             reason: error.to_string(),
@@ -575,7 +872,7 @@ impl NodeTask {
                 for peer in ready {
                     let addrs = self.discovered.get(&peer).cloned().unwrap_or_default();
                     for waiter in self.awaiting_discovery.remove(&peer).unwrap_or_default() {
-                        self.dial(peer, addrs.clone(), waiter);
+                        self.dial(peer, addrs.clone(), false, waiter);
                     }
                 }
             }
@@ -594,13 +891,46 @@ impl NodeTask {
                 info,
                 ..
             })) => {
-                tracing::trace!(%peer_id, agent = %info.agent_version, "identified");
+                tracing::trace!(%peer_id, agent = %info.agent_version, observed = %info.observed_addr, "identified");
+                self.identified.insert(peer_id);
+                for waiter in self.identify_waiters.remove(&peer_id).unwrap_or_default() {
+                    let _ = waiter.send(Ok(()));
+                }
                 if self.reservations.is_relay(&peer_id) {
                     let actions = self.reservations.on_identified(&peer_id);
                     self.apply(actions);
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(dcutr::Event {
+                remote_peer_id,
+                result,
+            })) => match result {
+                Ok(_) => {
+                    tracing::info!(peer = %remote_peer_id, "hole punch succeeded: direct connection")
+                }
+                Err(error) => {
+                    tracing::info!(peer = %remote_peer_id, %error, "hole punch failed; staying on the relay");
+                    for waiter in self
+                        .direct_waiters
+                        .remove(&remote_peer_id)
+                        .unwrap_or_default()
+                    {
+                        let _ = waiter.send(false);
+                    }
+                }
+            },
             _ => {}
+        }
+    }
+}
+
+impl NodeTask {
+    fn dial_done(&mut self, peer: &PeerId, connection: ConnectionId) {
+        if let Some(dials) = self.outstanding_dials.get_mut(peer) {
+            dials.remove(&connection);
+            if dials.is_empty() {
+                self.outstanding_dials.remove(peer);
+            }
         }
     }
 }

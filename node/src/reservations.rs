@@ -52,6 +52,8 @@ pub struct RelayStatus {
     /// The relay's full multiaddr (ending in `/p2p/<relay>`).
     pub relay: Multiaddr,
     pub state: RelayState,
+    /// Our signed peer record is registered in this relay's directory under our address.
+    pub listed: bool,
 }
 
 /// The states of every relay, kept current by the node.
@@ -71,6 +73,7 @@ struct Reservation {
     listener: Option<ListenerId>,
     failures: u32,
     retry_at: Option<Instant>,
+    listed: bool,
 }
 
 /// The reservation state machines of one node.
@@ -97,6 +100,7 @@ impl Reservations {
                 failures: 0,
                 // Start at once.
                 retry_at: Some(Instant::now()),
+                listed: false,
             });
         }
         let reservations = Reservations {
@@ -210,8 +214,21 @@ impl Reservations {
         }
     }
 
+    /// Whether our record is in `peer`'s directory.
+    pub fn set_listed(&mut self, peer: &PeerId, listed: bool) {
+        let mut changed = false;
+        for r in self.relays.iter_mut().filter(|r| &r.peer == peer) {
+            changed |= r.listed != listed;
+            r.listed = listed;
+        }
+        if changed {
+            self.publish();
+        }
+    }
+
     fn fail(&mut self, index: usize, reason: String) {
         let r = &mut self.relays[index];
+        r.listed = false;
         r.failures = r.failures.saturating_add(1);
         let delay = backoff(r.failures);
         if r.failures > LOUD_AFTER {
@@ -236,6 +253,7 @@ impl Reservations {
             .map(|r| RelayStatus {
                 relay: r.addr.clone(),
                 state: r.state.clone(),
+                listed: r.listed,
             })
             .collect();
         *self.shared.write().unwrap_or_else(|e| e.into_inner()) = statuses;
@@ -244,7 +262,7 @@ impl Reservations {
 
 /// 1 s doubling to 30 s, with up to 25 % jitter so agents behind one relay do not retry in
 /// lockstep after it restarts.
-fn backoff(failures: u32) -> Duration {
+pub(crate) fn backoff(failures: u32) -> Duration {
     let exp = BACKOFF_START.saturating_mul(1u32 << failures.saturating_sub(1).min(5));
     let base = exp.min(BACKOFF_CAP);
     let jitter = base.mul_f64(rand::random::<f64>() * 0.25);

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use futures::{io::ReadHalf, AsyncReadExt, AsyncWriteExt};
-use libp2p::Stream;
 use tokio::{sync::Semaphore, task::JoinHandle};
 
 use crate::{
@@ -18,7 +17,7 @@ use crate::{
     frame::{ErrorCode, ErrorFrame, Frame, Request},
     protocol::{DEFAULT_MAX_FRAME_BYTES, REQUEST_READ_TIMEOUT},
     service::AgentService,
-    stream_handler::InboundStream,
+    stream_handler::{AgentStream, InboundStream},
 };
 
 /// Limits of the stream server.
@@ -69,7 +68,7 @@ pub fn serve(
 }
 
 /// Answers a stream the host has no room for with an `overloaded` ERROR, without reading it.
-pub(crate) async fn refuse_overloaded(mut stream: Stream) {
+pub(crate) async fn refuse_overloaded(mut stream: AgentStream) {
     let frame = Frame::Error(
         ErrorFrame::new(ErrorCode::Overloaded, "overloaded: too many open streams")
             .with_retry_after(1),
@@ -137,7 +136,7 @@ pub async fn handle_stream(
 /// Reads and parses the request frame. `Err(Some)` is an error worth answering, `Err(None)` a
 /// stream with nothing to answer.
 async fn read_request(
-    reader: &mut ReadHalf<Stream>,
+    reader: &mut ReadHalf<AgentStream>,
     max_frame_bytes: usize,
 ) -> Result<Request, Option<ErrorFrame>> {
     let read = tokio::time::timeout(REQUEST_READ_TIMEOUT, read_frame(reader, max_frame_bytes));
@@ -157,7 +156,7 @@ async fn read_request(
 
 /// Completes when the caller closes or resets its side. Bytes sent after the request are read
 /// and discarded (a caller has nothing more to say on a request stream).
-async fn wait_for_close(mut reader: ReadHalf<Stream>) {
+async fn wait_for_close(mut reader: ReadHalf<AgentStream>) {
     let mut scratch = [0u8; 512];
     loop {
         match reader.read(&mut scratch).await {

@@ -88,6 +88,11 @@ impl Session {
     }
 }
 
+/// A fresh session id (see [`Session::new`]).
+pub fn new_session_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,9 +117,4 @@ mod tests {
         assert!(Session::resume(Some(&json!(42))).is_err());
         assert!(!Session::resume(None).unwrap().session_id.is_empty());
     }
-}
-
-/// A fresh session id (see [`Session::new`]).
-pub fn new_session_id() -> String {
-    uuid::Uuid::now_v7().to_string()
 }

@@ -2,7 +2,10 @@
 
 use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
-use agenthost::{node::InputRequest, Frame};
+use agenthost::{
+    node::{InputRequest, StreamPath},
+    Frame,
+};
 use clap::Args;
 use serde_json::Value;
 
@@ -53,11 +56,14 @@ async fn call(args: CallArgs) -> ExitCode {
         detached: args.detach,
         ..InputRequest::default()
     };
-    let mut reply = match connection.input_request(request).await {
-        Ok(reply) => reply,
+    let (mut reply, path) = match connection.input_request_traced(request).await {
+        Ok(traced) => traced,
         Err(e) => return super::fail(e),
     };
     let mut out = std::io::stdout().lock();
+    if args.json {
+        let _ = writeln!(out, "{}", connection_line(&path));
+    }
     let mut streamed = false;
     while let Some(frame) = reply.next_frame().await {
         if args.json {
@@ -106,6 +112,16 @@ async fn call(args: CallArgs) -> ExitCode {
         }
     }
     ExitCode::from(1)
+}
+
+/// The `CONNECTION` line of `--json`: the connection the request went over.
+fn connection_line(path: &StreamPath) -> Value {
+    serde_json::json!({
+        "type": "CONNECTION",
+        "path": if path.relayed { "relayed" } else { "direct" },
+        "relay": path.relay().map(|relay| relay.to_string()),
+        "remote_addr": path.remote.to_string(),
+    })
 }
 
 /// The saved session object, or `None` when the file does not exist yet (a first turn).

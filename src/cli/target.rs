@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use agenthost::node::libp2p_multiaddr::Protocol;
+use std::time::Duration;
+
+use agenthost::node::{libp2p_multiaddr::Protocol, NodeConfig};
 use agenthost::{identity, AgentConnection, AgentKey, Client, Multiaddr};
 use clap::Args;
 
@@ -23,6 +25,10 @@ pub struct Target {
     /// that started them, so fetching or cancelling one later needs the same key.
     #[arg(long)]
     pub key_file: Option<PathBuf>,
+    /// When the connection comes up through a relay, wait up to this long for the hole punch
+    /// to open a direct one before sending the request over the relay (0: do not wait).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub direct_wait: f64,
 }
 
 impl Target {
@@ -32,7 +38,16 @@ impl Target {
             Some(path) => identity::load_key(path)?,
             None => AgentKey::generate(),
         };
-        let client = Client::with_key(key).await?;
+        let mut config = NodeConfig::new(key);
+        if !self.relay.is_empty() {
+            // Hole punching needs listeners: outgoing connections then leave from the listening
+            // ports, so the relay observes (and NATs map) the ports a punch will target.
+            config.listen = NodeConfig::default_listen();
+        }
+        let mut client = Client::start(config).await?;
+        let wait = Duration::try_from_secs_f64(self.direct_wait)
+            .map_err(|e| anyhow::anyhow!("--direct-wait {}: {e}", self.direct_wait))?;
+        client.set_direct_wait(wait);
         let agent = agenthost::Address::parse(&self.address)?.to_peer_id();
         // Address -> PeerId is pure computation, so the circuit address needs no lookup.
         let circuits = self.relay.iter().map(|relay| {
