@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Property-based API fuzzing of the embedded gateway against its own /openapi.json.
 #   integration-tests/fuzz/schemathesis.sh [max-examples]
-# Starts the demo agent on a free port in a temp folder, runs schemathesis (pip install
-# schemathesis) with every positive check (no 5xx, status codes, content types, response
-# schemas and headers as documented, schema-valid requests accepted), then stops the host.
+# Starts the demo agent on a free port in a temp folder, validates the document
+# (pip install openapi-spec-validator), runs schemathesis (pip install schemathesis) with every
+# positive check (no 5xx; status codes, content types, response schemas and headers as
+# documented; schema-valid requests accepted), then stops the host.
 # Negative-data checks are left out on purpose: WIRE.md answers an oversized list with 413 and
 # accepts unknown fields (clients add their own), which those checks count as failures.
 set -euo pipefail
@@ -21,5 +22,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 cd "$work"
+# The document itself first (pip install openapi-spec-validator).
+curl -sf "http://127.0.0.1:$port/openapi.json" >openapi.json
+python3 -c 'import json; from openapi_spec_validator import validate; d = json.load(open("openapi.json")); validate(d); print("openapi.json: valid OpenAPI", d["openapi"])'
 st run "http://127.0.0.1:$port/openapi.json" --output-sanitize false --max-examples "$examples" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,positive_data_acceptance

@@ -506,3 +506,12 @@ async fn busy_overloaded_and_rate_limited_say_so() {
     assert!(statuses.contains(&429), "{statuses:?}");
     assert!(retry_after);
 }
+
+#[tokio::test]
+async fn a_failing_agent_is_a_500_with_its_code() {
+    let host = HostProcess::start(&["--no-mdns", "--", "sh", "-c", "echo boom >&2; exit 3"]);
+    let (status, err) = post(&format!("{}/input", http(&host)), &json!({"prompt": "x"})).await;
+    assert_eq!(status, 500, "{err}");
+    assert_eq!(err["code"], "agent_error");
+    assert!(err["error"].is_string());
+}
