@@ -24,7 +24,7 @@ use crate::{
     metrics::{self, Metrics},
     openapi::{declare_address_param, ApiDoc},
     routes,
-    state::{GatewayConfig, GatewayState},
+    state::{GatewayConfig, GatewayState, Shared},
     target::{Agents, RemoteAgents},
     ws,
 };
@@ -47,14 +47,14 @@ impl Gateway {
 
     fn new(agents: Agents, config: GatewayConfig) -> Self {
         Gateway {
-            state: GatewayState {
+            state: GatewayState::new(Shared {
                 agents: Arc::new(agents),
                 live: Arc::new(LiveTurns::new(config.ws_lag_frames, config.replay_window)),
-                config: Arc::new(config),
-                metrics: Arc::new(Metrics::new()),
-                connect_ledger: Arc::new(MemoryReplayLedger::new()),
+                config,
+                metrics: Metrics::new(),
+                connect_ledger: MemoryReplayLedger::new(),
                 started: Instant::now(),
-            },
+            }),
         }
     }
 

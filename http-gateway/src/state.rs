@@ -38,15 +38,33 @@ impl Default for GatewayConfig {
     }
 }
 
-/// Shared by every handler (cheap to clone).
+/// Shared by every handler. One `Arc`, so the clone axum makes for each extractor and
+/// middleware is one atomic increment, not one per field (they bounce between cores).
 #[derive(Clone)]
-pub struct GatewayState {
+pub struct GatewayState(Arc<Shared>);
+
+/// What [`GatewayState`] holds.
+pub struct Shared {
     pub agents: Arc<Agents>,
-    pub config: Arc<GatewayConfig>,
-    pub metrics: Arc<Metrics>,
+    pub config: GatewayConfig,
+    pub metrics: Metrics,
     pub live: Arc<LiveTurns>,
     /// Single use of WebSocket CONNECT signatures, which the gateway checks itself (the
     /// agent checks every later command).
-    pub connect_ledger: Arc<MemoryReplayLedger>,
+    pub connect_ledger: MemoryReplayLedger,
     pub started: std::time::Instant,
+}
+
+impl GatewayState {
+    pub fn new(shared: Shared) -> Self {
+        GatewayState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for GatewayState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }

@@ -287,7 +287,7 @@ impl Connection {
         agent.check_signer(Some(&envelope.from))?;
         let lists = agent.lists.clone();
         let denied = move |a: &Address| lists.as_ref().is_some_and(|l| l.deny.contains(a));
-        let checks = EnvelopeChecks::new(agent.address, &*self.state.connect_ledger)
+        let checks = EnvelopeChecks::new(agent.address, &self.state.connect_ledger)
             .with_require_to(true)
             .with_blacklist(&denied);
         let signer = verify_envelope(&envelope, &checks).map_err(|e| {

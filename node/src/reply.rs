@@ -15,7 +15,9 @@ use crate::frame::{ErrorCode, ErrorFrame, Frame, OutputFrame};
 
 /// The reply to one request. Dropping it before the terminal frame cancels the request.
 pub struct Reply {
-    frames: mpsc::Receiver<Frame>,
+    /// A frame known up front (a reply of one frame needs no channel).
+    ready: Option<Frame>,
+    frames: Option<mpsc::Receiver<Frame>>,
     finished: bool,
     _cancel_on_drop: Option<DropGuard>,
 }
@@ -24,7 +26,8 @@ impl Reply {
     /// A reply fed through `frames`; dropping the reply cancels `cancel`.
     pub fn new(frames: mpsc::Receiver<Frame>, cancel: CancellationToken) -> Self {
         Reply {
-            frames,
+            ready: None,
+            frames: Some(frames),
             finished: false,
             _cancel_on_drop: Some(cancel.drop_guard()),
         }
@@ -32,11 +35,9 @@ impl Reply {
 
     /// A reply that is one terminal frame.
     pub fn single(frame: Frame) -> Self {
-        let (tx, rx) = mpsc::channel(1);
-        // Capacity 1 and a fresh channel: this send cannot fail.
-        let _ = tx.try_send(frame);
         Reply {
-            frames: rx,
+            ready: Some(frame),
+            frames: None,
             finished: false,
             _cancel_on_drop: None,
         }
@@ -85,7 +86,15 @@ impl Reply {
         if self.finished {
             return Poll::Ready(None);
         }
-        match self.frames.poll_recv(cx) {
+        if let Some(frame) = self.ready.take() {
+            self.finished = frame.is_terminal();
+            return Poll::Ready(Some(frame));
+        }
+        let Some(frames) = self.frames.as_mut() else {
+            self.finished = true;
+            return Poll::Ready(None);
+        };
+        match frames.poll_recv(cx) {
             Poll::Ready(Some(frame)) => {
                 self.finished = frame.is_terminal();
                 Poll::Ready(Some(frame))
@@ -128,6 +137,13 @@ mod tests {
             reply.next_frame().await,
             Some(Frame::Stream { .. })
         ));
+        assert!(matches!(reply.next_frame().await, Some(Frame::Error(_))));
+        assert!(reply.next_frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_single_frame_reply_ends_after_its_frame() {
+        let mut reply = Reply::error(ErrorCode::NotFound, "gone");
         assert!(matches!(reply.next_frame().await, Some(Frame::Error(_))));
         assert!(reply.next_frame().await.is_none());
     }
