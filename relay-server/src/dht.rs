@@ -10,12 +10,13 @@
 //! `<provider relay>/p2p-circuit/p2p/<agent>` — whose Noise handshake proves the agent's key,
 //! so a false provider record can only waste a dial, never impersonate an agent.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use agenthost_identity::Address;
 use libp2p::{
-    identify, kad, multiaddr::Protocol, rendezvous, swarm::DialError, Multiaddr, PeerId,
-    StreamProtocol, Swarm,
+    identify, kad, kad::store::RecordStore, multiaddr::Protocol, rendezvous, swarm::DialError,
+    Multiaddr, PeerId, StreamProtocol, Swarm,
 };
 
 use crate::behaviour::RelayBehaviour;
@@ -30,6 +31,8 @@ const PROVIDER_TTL: Duration = Duration::from_secs(3 * 60 * 60);
 const PROVIDER_REPUBLISH: Duration = Duration::from_secs(60 * 60);
 /// Retrying configured peers that are not connected: from 1 s, doubling, up to this.
 const MAX_PEER_RETRY: Duration = Duration::from_secs(60);
+/// Other relays (DHT servers) remembered as allowed to announce agents.
+const MAX_KNOWN_SERVERS: usize = 10_000;
 
 /// The DHT key under which relays announce that they list the agent `address`.
 pub fn agent_key(address: &Address) -> kad::RecordKey {
@@ -60,7 +63,10 @@ pub fn behaviour(
     config
         .set_provider_record_ttl(Some(PROVIDER_TTL))
         .set_provider_publication_interval(Some(PROVIDER_REPUBLISH))
-        .set_query_timeout(Duration::from_secs(30));
+        .set_query_timeout(Duration::from_secs(30))
+        // Inbound records are ours to judge (see `Servers::on_inbound`): provider records only
+        // from other relays, value records never (the DHT uses none).
+        .set_record_filtering(kad::StoreInserts::FilterBoth);
     let mut kad = kad::Behaviour::with_config(local, store, config);
     // A relay is publicly reachable by definition: answer DHT requests from the start rather
     // than waiting for an external address to be confirmed.
@@ -163,13 +169,60 @@ fn own_address(peer: &PeerId, namespace: &rendezvous::Namespace) -> Option<Addre
     (address.to_peer_id() == *peer).then_some(address)
 }
 
-/// Another relay told us its addresses: it joins our routing table if it speaks our DHT.
-pub fn on_identify(kad: &mut kad::Behaviour<kad::store::MemoryStore>, event: &identify::Event) {
-    if let identify::Event::Received { peer_id, info, .. } = event {
-        if info.protocols.contains(&KAD_PROTOCOL) {
-            for addr in &info.listen_addrs {
-                kad.add_address(peer_id, addr.clone());
+/// The other relays we know of: those configured as peers, and those whose identify says they
+/// serve our DHT. Only they may announce agents here, so an agent or caller (a Kademlia
+/// client) cannot fill this relay's provider store.
+pub struct Servers {
+    known: HashSet<PeerId>,
+}
+
+impl Servers {
+    pub fn new(peers: &[Multiaddr]) -> Servers {
+        Servers {
+            known: peers.iter().filter_map(peer_of).collect(),
+        }
+    }
+
+    /// Another relay told us its addresses: it joins our routing table if it speaks our DHT.
+    pub fn on_identify(
+        &mut self,
+        kad: &mut kad::Behaviour<kad::store::MemoryStore>,
+        event: &identify::Event,
+    ) {
+        if let identify::Event::Received { peer_id, info, .. } = event {
+            if info.protocols.contains(&KAD_PROTOCOL) {
+                if self.known.len() < MAX_KNOWN_SERVERS {
+                    self.known.insert(*peer_id);
+                }
+                for addr in &info.listen_addrs {
+                    kad.add_address(peer_id, addr.clone());
+                }
             }
+        }
+    }
+
+    /// An inbound record (kad filters nothing itself with `StoreInserts::FilterBoth`).
+    pub fn on_inbound(
+        &self,
+        kad: &mut kad::Behaviour<kad::store::MemoryStore>,
+        event: &kad::Event,
+    ) {
+        let kad::Event::InboundRequest {
+            request:
+                kad::InboundRequest::AddProvider {
+                    record: Some(record),
+                },
+        } = event
+        else {
+            return;
+        };
+        // libp2p already checked that the provider is the peer that sent the record.
+        if !self.known.contains(&record.provider) {
+            tracing::debug!(peer = %record.provider, "provider record from a peer that is not a relay: ignored");
+            return;
+        }
+        if let Err(e) = kad.store_mut().add_provider(record.clone()) {
+            tracing::warn!(peer = %record.provider, error = %e, "provider record not stored");
         }
     }
 }
@@ -177,6 +230,34 @@ pub fn on_identify(kad: &mut kad::Behaviour<kad::store::MemoryStore>, event: &id
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_other_relays_may_announce_agents_here() {
+        let local = agenthost_identity::AgentKey::generate().peer_id();
+        let relay = agenthost_identity::AgentKey::generate().peer_id();
+        let stranger = agenthost_identity::AgentKey::generate().peer_id();
+        let relay_addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/4001/p2p/{relay}")
+            .parse()
+            .unwrap();
+        let mut kad = behaviour(local, &DirectoryConfig::default());
+        let servers = Servers::new(&[relay_addr]);
+        let key = agent_key(&agenthost_identity::AgentKey::generate().address());
+        for provider in [stranger, relay] {
+            let event = kad::Event::InboundRequest {
+                request: kad::InboundRequest::AddProvider {
+                    record: Some(kad::ProviderRecord::new(key.clone(), provider, Vec::new())),
+                },
+            };
+            servers.on_inbound(&mut kad, &event);
+        }
+        let stored: Vec<PeerId> = kad
+            .store_mut()
+            .providers(&key)
+            .into_iter()
+            .map(|r| r.provider)
+            .collect();
+        assert_eq!(stored, vec![relay]);
+    }
 
     #[test]
     fn only_an_agents_own_address_is_announced() {

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::behaviour::{RelayBehaviour, RelayBehaviourEvent};
 use crate::config::RelayConfig;
-use crate::dht::{self, PeerRelays};
+use crate::dht::{self, PeerRelays, Servers};
 use crate::error::StartError;
 use crate::events::EventTracker;
 use crate::http::{router, HttpState};
@@ -101,6 +101,7 @@ impl Relay {
             listeners,
             auto_announce: config.announce.is_empty(),
             peer_relays: PeerRelays::new(&config.peers),
+            servers: Servers::new(&config.peers),
         };
         let swarm_task = tokio::spawn(running.run(shutdown_rx));
 
@@ -283,6 +284,8 @@ struct Running {
     auto_announce: bool,
     /// Other relays of the DHT, from the config.
     peer_relays: PeerRelays,
+    /// Other relays of the DHT, configured or found; only they may announce agents here.
+    servers: Servers,
 }
 
 impl Running {
@@ -333,9 +336,12 @@ impl Running {
             SwarmEvent::Behaviour(RelayBehaviourEvent::Directory(e)) => {
                 dht::on_directory(&mut self.swarm.behaviour_mut().kad, e)
             }
-            SwarmEvent::Behaviour(RelayBehaviourEvent::Identify(e)) => {
-                dht::on_identify(&mut self.swarm.behaviour_mut().kad, e)
-            }
+            SwarmEvent::Behaviour(RelayBehaviourEvent::Identify(e)) => self
+                .servers
+                .on_identify(&mut self.swarm.behaviour_mut().kad, e),
+            SwarmEvent::Behaviour(RelayBehaviourEvent::Kad(e)) => self
+                .servers
+                .on_inbound(&mut self.swarm.behaviour_mut().kad, e),
             _ => {}
         }
         self.tracker.handle(event);
