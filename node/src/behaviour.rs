@@ -1,7 +1,7 @@
 //! The protocols every agenthost peer speaks, composed into one libp2p behaviour.
 
 use libp2p::{
-    autonat, dcutr, identify, mdns, ping, relay, rendezvous,
+    autonat, dcutr, identify, kad, mdns, ping, relay, rendezvous,
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
@@ -26,6 +26,8 @@ pub(crate) struct Behaviour {
     /// addresses back; the ones that work become confirmed external addresses, so they go into
     /// the peer record we register.
     pub autonat: Toggle<autonat::v2::client::Behaviour>,
+    /// Kademlia client of the relays' DHT: which relay lists an agent our relays do not.
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
 }
 
 impl Behaviour {
@@ -62,6 +64,7 @@ impl Behaviour {
             autonat: enable_autonat
                 .then(autonat::v2::client::Behaviour::default)
                 .into(),
+            kad: crate::dht::behaviour(peer_id),
         }
     }
 }

@@ -126,40 +126,37 @@ impl Client {
                     relays.push(relay);
                 }
             }
-            let name = address.to_string();
-            let lookups = relays.into_iter().map(|(relay, relay_addr)| {
-                let name = name.clone();
-                async move {
-                    if let Err(e) = node
-                        .connect_identified(relay, vec![relay_addr], CONNECT_TIMEOUT)
-                        .await
-                    {
-                        // The circuit dial below reports the failure with its own error.
-                        tracing::debug!(%relay, error = %e, "relay not reached before the circuit dial");
-                        return Vec::new();
-                    }
-                    if !look_up {
-                        return Vec::new();
-                    }
-                    match node.discover(relay, name, LOOKUP_TIMEOUT).await {
-                        // Records are signed: only the agent's own counts.
-                        Ok(records) => records
-                            .into_iter()
-                            .filter(|r| r.peer == peer)
-                            .flat_map(|r| r.addrs)
-                            .collect(),
-                        Err(e) => {
-                            tracing::debug!(%relay, error = %e, "directory look-up failed");
-                            Vec::new()
+            let mut found = look_up_in(node, &relays, &address, look_up).await;
+            if look_up && found.is_empty() && !relays.is_empty() {
+                // None of our relays lists the agent: ask their DHT which relay does, and go
+                // through that one (its directory first, then its circuit).
+                match node
+                    .find_relays(relays.clone(), address, LOOKUP_TIMEOUT)
+                    .await
+                {
+                    Ok(others) => {
+                        let mut more = Vec::new();
+                        for (relay, relay_addrs) in others {
+                            for relay_addr in relay_addrs {
+                                let relay_addr = strip_any_p2p(relay_addr);
+                                tracing::debug!(%peer, %relay, addr = %relay_addr, "relay from the DHT");
+                                found.push(
+                                    relay_addr
+                                        .clone()
+                                        .with(Protocol::P2p(relay))
+                                        .with(Protocol::P2pCircuit),
+                                );
+                                if !more.iter().any(|(id, _)| *id == relay) {
+                                    more.push((relay, relay_addr));
+                                }
+                            }
                         }
+                        found.extend(look_up_in(node, &more, &address, true).await);
                     }
+                    Err(e) => tracing::debug!(%peer, error = %e, "DHT look-up failed"),
                 }
-            });
-            for found in futures::future::join_all(lookups)
-                .await
-                .into_iter()
-                .flatten()
-            {
+            }
+            for found in found {
                 match strip_p2p(found, &peer) {
                     Ok(found) if !addrs.contains(&found) => {
                         tracing::debug!(%peer, addr = %found, "address from a relay's directory");
@@ -193,6 +190,61 @@ impl Client {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
         })
     }
+}
+
+/// Connects to each relay (waiting for identify, which hole punching needs) and, when
+/// `look_up`, asks its directory for the agent's signed record: the addresses found.
+async fn look_up_in(
+    node: &NodeHandle,
+    relays: &[(PeerId, Multiaddr)],
+    address: &Address,
+    look_up: bool,
+) -> Vec<Multiaddr> {
+    let peer = address.to_peer_id();
+    let lookups = relays
+        .iter()
+        .cloned()
+        .map(|(relay, relay_addr)| async move {
+            if let Err(e) = node
+                .connect_identified(relay, vec![relay_addr], CONNECT_TIMEOUT)
+                .await
+            {
+                // The circuit dial reports the failure with its own error.
+                tracing::debug!(%relay, error = %e, "relay not reached before the circuit dial");
+                return Vec::new();
+            }
+            if !look_up {
+                return Vec::new();
+            }
+            match node
+                .discover(relay, address.to_string(), LOOKUP_TIMEOUT)
+                .await
+            {
+                // Records are signed: only the agent's own counts.
+                Ok(records) => records
+                    .into_iter()
+                    .filter(|r| r.peer == peer)
+                    .flat_map(|r| r.addrs)
+                    .collect(),
+                Err(e) => {
+                    tracing::debug!(%relay, error = %e, "directory look-up failed");
+                    Vec::new()
+                }
+            }
+        });
+    futures::future::join_all(lookups)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// `addr` without a trailing `/p2p/<id>`.
+fn strip_any_p2p(mut addr: Multiaddr) -> Multiaddr {
+    if let Some(Protocol::P2p(_)) = addr.iter().last() {
+        addr.pop();
+    }
+    addr
 }
 
 /// Whether `addr` goes through a relay.

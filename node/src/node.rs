@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     agent_streams::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE},
     behaviour::{Behaviour, BehaviourEvent},
+    dht::{DhtLookups, FoundRelay},
     directory::{Directory, PeerRecordAddrs},
     dispatcher::SharedAddrs,
     reservations::{RelayAction, RelayStatus, Reservations, SharedRelayStatus},
@@ -163,6 +164,7 @@ impl Node {
             direct_waiters: HashMap::new(),
             outstanding_dials: HashMap::new(),
             directory: Directory::new(&config.key.address()).map_err(NodeError::Relay)?,
+            dht: DhtLookups::default(),
         };
         tokio::spawn(task.run());
         Ok(Node {
@@ -302,6 +304,11 @@ enum Command {
         peer: PeerId,
         reply: oneshot::Sender<bool>,
     },
+    FindRelays {
+        via: Vec<(PeerId, Multiaddr)>,
+        address: Address,
+        reply: oneshot::Sender<Result<Vec<FoundRelay>, NodeError>>,
+    },
 }
 
 /// A cheap, cloneable handle to a running [`Node`]. The node stops when every handle and the
@@ -431,6 +438,32 @@ impl NodeHandle {
         }
     }
 
+    /// Asks the relays' DHT, through the relays `via` (PeerId and address), which other relays
+    /// list the agent `address` in their directories: their PeerIds and addresses.
+    pub async fn find_relays(
+        &self,
+        via: Vec<(PeerId, Multiaddr)>,
+        address: Address,
+        timeout: Duration,
+    ) -> Result<Vec<FoundRelay>, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::FindRelays {
+                via,
+                address,
+                reply,
+            })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NodeError::Stopped),
+            Err(_) => Err(NodeError::Relay(format!(
+                "no answer from the relays' DHT about {address} within {timeout:?}"
+            ))),
+        }
+    }
+
     /// Connects to `peer` (dialing `addrs` unless connected) and waits until it has answered
     /// identify, so the address it observed us at is known. Callers do this with a relay before
     /// dialing through it: the hole punch that may follow needs that address as a candidate.
@@ -504,6 +537,8 @@ struct NodeTask {
     outstanding_dials: HashMap<PeerId, HashSet<ConnectionId>>,
     /// Our registrations in relays' directories, and look-ups in flight.
     directory: Directory,
+    /// Look-ups in the relays' DHT in flight.
+    dht: DhtLookups,
 }
 
 impl NodeTask {
@@ -583,6 +618,13 @@ impl NodeTask {
             Command::Identified { peer, addrs, reply } => {
                 self.connect_identified(peer, addrs, reply)
             }
+            Command::FindRelays {
+                via,
+                address,
+                reply,
+            } => self
+                .dht
+                .find_relays(&mut self.swarm.behaviour_mut().kad, via, &address, reply),
             Command::AwaitDirect { peer, reply } => {
                 let paths = self.paths.get(&peer);
                 if paths.is_some_and(|p| p.iter().any(|(_, relayed)| !relayed)) {
@@ -741,6 +783,9 @@ impl NodeTask {
             SwarmEvent::Behaviour(BehaviourEvent::Rendezvous(event)) => {
                 self.directory.on_event(&mut self.reservations, event)
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self
+                .dht
+                .on_event(&mut self.swarm.behaviour_mut().kad, event),
             SwarmEvent::Behaviour(BehaviourEvent::Autonat(autonat::v2::client::Event {
                 tested_addr,
                 server,

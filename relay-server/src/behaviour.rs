@@ -1,7 +1,9 @@
 //! The relay's protocols, all standard libp2p so peers of any implementation can use them.
 
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{allow_block_list, autonat, connection_limits, identify, ping, relay, rendezvous};
+use libp2p::{
+    allow_block_list, autonat, connection_limits, identify, kad, ping, relay, rendezvous,
+};
 
 /// Protocol version announced by identify (the libp2p default, for interoperability).
 pub const IDENTIFY_PROTOCOL: &str = "/ipfs/id/1.0.0";
@@ -21,4 +23,6 @@ pub struct RelayBehaviour {
     pub autonat: autonat::v2::server::Behaviour,
     /// The directory of agents (namespace = agent address).
     pub directory: rendezvous::server::Behaviour,
+    /// Kademlia (server mode) between relays: provider records say which relay lists an agent.
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
 }

@@ -20,6 +20,10 @@ pub struct RelayArgs {
     /// Public address to announce (repeatable); confirmed as external at start.
     #[arg(long = "announce", value_name = "MULTIADDR")]
     pub announce: Vec<Multiaddr>,
+    /// Another relay to join in the Kademlia DHT (repeatable; full multiaddr ending in
+    /// /p2p/<relay>), so agents reserved there are found here and the other way round.
+    #[arg(long = "peer", value_name = "MULTIADDR")]
+    pub peer: Vec<Multiaddr>,
     /// The relay's identity key file (created if missing).
     #[arg(long, value_name = "F", env = "AGENTHOST_RELAY_KEY_FILE")]
     pub key_file: Option<PathBuf>,
@@ -53,6 +57,9 @@ impl RelayArgs {
         }
         if !self.announce.is_empty() {
             config.announce = self.announce.clone();
+        }
+        if !self.peer.is_empty() {
+            config.peers = self.peer.clone();
         }
         if let Some(path) = &self.key_file {
             config.key_file = path.clone();

@@ -9,6 +9,7 @@
 //! announce = ["/dns4/relay.example.com/tcp/4001"]
 //! key_file = ".agenthost/keys/relay.key"
 //! metrics_addr = "127.0.0.1:9464"
+//! peers = ["/dns4/relay2.example.com/tcp/4001/p2p/12D3KooW…"]   # Kademlia between relays
 //!
 //! [limits]
 //! max_circuit_bytes = 0            # unlimited
@@ -50,6 +51,10 @@ pub struct RelayConfig {
     /// HTTP address for `/metrics` and `/health`; `"off"` in the file (`None`) = no HTTP server.
     #[serde(with = "metrics_addr")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Other relays to join in the Kademlia DHT (full multiaddrs ending in `/p2p/<relay>`): an
+    /// agent reserved on any relay of the DHT is found through any other.
+    #[serde(with = "multiaddr_list")]
+    pub peers: Vec<Multiaddr>,
     /// Seconds an idle connection stays open (libp2p's 10 s makes agents churn).
     pub idle_connection_timeout_secs: u64,
     pub limits: LimitsConfig,
@@ -65,6 +70,7 @@ impl Default for RelayConfig {
                 multiaddr_const("/ip4/0.0.0.0/udp/4001/quic-v1"),
             ],
             announce: Vec::new(),
+            peers: Vec::new(),
             key_file: PathBuf::from(DEFAULT_RELAY_KEY_FILE),
             metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
             idle_connection_timeout_secs: 120,
@@ -161,6 +167,14 @@ impl RelayConfig {
         for (i, addr) in self.announce.iter().enumerate() {
             if addr.is_empty() {
                 return Err(ConfigError::invalid(format!("announce[{i}]"), "is empty"));
+            }
+        }
+        for (i, addr) in self.peers.iter().enumerate() {
+            if crate::dht::peer_of(addr).is_none() {
+                return Err(ConfigError::invalid(
+                    format!("peers[{i}]"),
+                    format!("`{addr}` does not end in /p2p/<relay PeerId>"),
+                ));
             }
         }
         if self.idle_connection_timeout_secs == 0 {

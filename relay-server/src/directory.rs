@@ -18,6 +18,9 @@ pub struct DirectoryConfig {
     pub max_registrations_per_peer: usize,
     /// Longest registration lifetime granted, in seconds.
     pub max_ttl_secs: u64,
+    /// Keys (agent addresses) whose provider records the relay keeps in the Kademlia DHT, its
+    /// own agents' and other relays' together (a few hundred bytes each).
+    pub max_dht_keys: usize,
 }
 
 impl Default for DirectoryConfig {
@@ -26,6 +29,7 @@ impl Default for DirectoryConfig {
             max_registrations: 10_000,
             max_registrations_per_peer: 4,
             max_ttl_secs: MAX_TTL_SECS,
+            max_dht_keys: 100_000,
         }
     }
 }
@@ -42,6 +46,12 @@ impl DirectoryConfig {
             return Err(ConfigError::invalid(
                 "directory.max_registrations_per_peer",
                 "must be at least 1",
+            ));
+        }
+        if self.max_dht_keys < self.max_registrations {
+            return Err(ConfigError::invalid(
+                "directory.max_dht_keys",
+                "must be at least directory.max_registrations (each listed agent is one key)",
             ));
         }
         // Below the protocol's minimum TTL every registration would be refused.

@@ -31,6 +31,12 @@ impl EventTracker {
         match event {
             SwarmEvent::Behaviour(RelayBehaviourEvent::Relay(e)) => self.relay(e),
             SwarmEvent::Behaviour(RelayBehaviourEvent::Directory(e)) => self.directory(e),
+            SwarmEvent::Behaviour(RelayBehaviourEvent::Kad(e)) => match e {
+                libp2p::kad::Event::RoutingUpdated { peer, .. } => {
+                    tracing::info!(%peer, "relay joined the DHT routing table")
+                }
+                other => tracing::debug!(event = ?other, "dht event"),
+            },
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..
             } => {

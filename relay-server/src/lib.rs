@@ -9,6 +9,7 @@
 //! - [`config`]: `RelayConfig`, the TOML file, defaults and validation (errors name the key);
 //!   its tables live in [`limits`] (relay limits → `relay::Config`), [`access`] (allow/deny
 //!   lists and trusted peers, enforced as libp2p rate limiters) and [`directory`].
+//! - [`dht`]: Kademlia between relays (which relay lists which agent);
 //! - [`behaviour`]: the protocols; [`swarm`]: transports (TCP, QUIC) and the swarm;
 //!   [`transport`]: which addresses those transports can listen on.
 //! - [`relay`]: `Relay::start` → `RunningRelay` (listen, announce, run, shut down).
@@ -22,6 +23,7 @@ pub mod access;
 pub mod behaviour;
 pub mod cli;
 pub mod config;
+pub mod dht;
 pub mod directory;
 pub mod error;
 pub mod events;

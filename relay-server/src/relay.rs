@@ -14,8 +14,9 @@ use prometheus_client::registry::Registry;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::behaviour::RelayBehaviour;
+use crate::behaviour::{RelayBehaviour, RelayBehaviourEvent};
 use crate::config::RelayConfig;
+use crate::dht::{self, PeerRelays, Servers};
 use crate::error::StartError;
 use crate::events::EventTracker;
 use crate::http::{router, HttpState};
@@ -99,6 +100,8 @@ impl Relay {
             tracker,
             listeners,
             auto_announce: config.announce.is_empty(),
+            peer_relays: PeerRelays::new(&config.peers),
+            servers: Servers::new(&config.peers),
         };
         let swarm_task = tokio::spawn(running.run(shutdown_rx));
 
@@ -279,15 +282,24 @@ struct Running {
     /// No announce addresses configured: listen addresses are the external ones, so follow
     /// them as interfaces come and go.
     auto_announce: bool,
+    /// Other relays of the DHT, from the config.
+    peer_relays: PeerRelays,
+    /// Other relays of the DHT, configured or found; only they may announce agents here.
+    servers: Servers,
 }
 
 impl Running {
     /// Runs until shutdown is asked for (or the handle is dropped), then closes cleanly.
     async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
+        let has_peers = !self.peer_relays.is_empty();
+        let mut peer_check = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 event = self.swarm.select_next_some() => self.handle(event),
+                _ = tokio::time::sleep_until(peer_check), if has_peers => {
+                    peer_check = tokio::time::Instant::now() + self.peer_relays.connect(&mut self.swarm);
+                }
             }
         }
         tracing::info!("relay shutting down");
@@ -308,7 +320,7 @@ impl Running {
         let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
     }
 
-    fn handle(&mut self, event: SwarmEvent<crate::behaviour::RelayBehaviourEvent>) {
+    fn handle(&mut self, event: SwarmEvent<RelayBehaviourEvent>) {
         if self.auto_announce {
             match &event {
                 SwarmEvent::NewListenAddr { address, .. } => {
@@ -319,6 +331,18 @@ impl Running {
                 }
                 _ => {}
             }
+        }
+        match &event {
+            SwarmEvent::Behaviour(RelayBehaviourEvent::Directory(e)) => {
+                dht::on_directory(&mut self.swarm.behaviour_mut().kad, e)
+            }
+            SwarmEvent::Behaviour(RelayBehaviourEvent::Identify(e)) => self
+                .servers
+                .on_identify(&mut self.swarm.behaviour_mut().kad, e),
+            SwarmEvent::Behaviour(RelayBehaviourEvent::Kad(e)) => self
+                .servers
+                .on_inbound(&mut self.swarm.behaviour_mut().kad, e),
+            _ => {}
         }
         self.tracker.handle(event);
     }

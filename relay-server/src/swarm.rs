@@ -82,6 +82,7 @@ pub fn build(
                 ping: ping::Behaviour::default(),
                 autonat: autonat::v2::server::Behaviour::default(),
                 directory: rendezvous::server::Behaviour::new(directory),
+                kad: crate::dht::behaviour(local, &config.directory),
             }
         })
         .map_err(|e| StartError::Transport(e.to_string()))?

@@ -145,14 +145,23 @@ fn example_config_parses() {
     let text = include_str!("../relay.example.toml");
     let config = RelayConfig::from_toml(text).expect("example config is valid");
     let defaults = RelayConfig::default();
-    // Everything but the illustrative announce addresses is the default.
+    // Everything but the illustrative announce and peer addresses is the default.
+    assert_eq!(config.peers.len(), 1);
     assert_eq!(
         RelayConfig {
             announce: Vec::new(),
+            peers: Vec::new(),
             ..config
         },
         defaults
     );
+}
+
+#[test]
+fn a_peer_without_its_peer_id_is_named() {
+    let (key, reason) = err_key("peers = [\"/ip4/127.0.0.1/tcp/4001\"]");
+    assert_eq!(key, "peers[0]");
+    assert!(reason.contains("/p2p/"), "{reason}");
 }
 
 #[test]

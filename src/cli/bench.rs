@@ -25,6 +25,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         warmup: usize,
     },
+    /// Relay capacity (reservations held, relay RSS and CPU), relayed vs direct throughput of a
+    /// streamed reply, and a caller's cold start to first OUTPUT through a relay (loopback).
+    Relay(super::bench_relay::RelayBenchArgs),
     /// INPUT and SESSION latency on a fresh session store, then again after filling it.
     Store {
         /// Results stored between the two measurements.
@@ -60,6 +63,7 @@ pub async fn run(command: BenchCommand) -> ExitCode {
             warmup,
         } => bench_p2p(requests, concurrency.max(1), transport, warmup).await,
         BenchCommand::Store { fill, samples } => bench_store(fill, samples.max(1)).await,
+        BenchCommand::Relay(args) => super::bench_relay::bench_relay(args).await,
         BenchCommand::SignedBodies { to, count } => {
             return match signed_bodies(&to, count) {
                 Ok(()) => ExitCode::SUCCESS,
