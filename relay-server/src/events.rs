@@ -86,10 +86,11 @@ impl EventTracker {
             }
             relay::Event::ReservationClosed { src_peer_id }
             | relay::Event::ReservationTimedOut { src_peer_id } => {
+                // libp2p-relay reports this for every closed connection, reserved or not.
                 if take_one(&mut self.reservations, src_peer_id) {
                     m.reservations_active.dec();
+                    tracing::info!(peer = %src_peer_id, "reservation ended");
                 }
-                tracing::info!(peer = %src_peer_id, "reservation ended");
             }
             relay::Event::CircuitReqAccepted {
                 src_peer_id,
