@@ -422,19 +422,35 @@ impl NodeHandle {
         namespace: String,
         timeout: Duration,
     ) -> Result<Vec<PeerRecordAddrs>, NodeError> {
-        let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Discover {
+        self.ask(
+            |reply| Command::Discover {
                 relay,
                 namespace,
                 reply,
-            })
+            },
+            timeout,
+            || NodeError::Timeout(relay),
+        )
+        .await
+    }
+
+    /// Sends the node task a command carrying a reply channel and waits for the answer, at
+    /// most `timeout` (then `timed_out()`).
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, NodeError>>) -> Command,
+        timeout: Duration,
+        timed_out: impl FnOnce() -> NodeError,
+    ) -> Result<T, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(command(reply))
             .await
             .map_err(|_| NodeError::Stopped)?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(NodeError::Stopped),
-            Err(_) => Err(NodeError::Timeout(relay)),
+            Err(_) => Err(timed_out()),
         }
     }
 
@@ -446,22 +462,20 @@ impl NodeHandle {
         address: Address,
         timeout: Duration,
     ) -> Result<Vec<FoundRelay>, NodeError> {
-        let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(Command::FindRelays {
+        self.ask(
+            |reply| Command::FindRelays {
                 via,
                 address,
                 reply,
-            })
-            .await
-            .map_err(|_| NodeError::Stopped)?;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(NodeError::Stopped),
-            Err(_) => Err(NodeError::Relay(format!(
-                "no answer from the relays' DHT about {address} within {timeout:?}"
-            ))),
-        }
+            },
+            timeout,
+            || {
+                NodeError::Relay(format!(
+                    "no answer from the relays' DHT about {address} within {timeout:?}"
+                ))
+            },
+        )
+        .await
     }
 
     /// Connects to `peer` (dialing `addrs` unless connected) and waits until it has answered

@@ -437,15 +437,7 @@ async fn throughput(
         // address); with no wait, the reply starts on the relayed connection. A hole punch may
         // still open a direct connection meanwhile, but a stream never moves.
         let client = caller(false, Duration::ZERO).await?;
-        client
-            .node()
-            .connect(
-                host.peer_id(),
-                vec![circuit.clone()],
-                Duration::from_secs(15),
-            )
-            .await?;
-        let connection = client.connect(&address, vec![circuit.clone()]).await?;
+        let connection = dial_circuit(&client, host, &circuit).await?;
         let (mbps, through_relay) = one_reply(&connection, mib).await?;
         if !through_relay {
             // The punch won the race for this stream: not a relayed figure.
@@ -487,15 +479,7 @@ async fn cold_start(
             let started = Instant::now();
             let (client, connection) = if mode == "circuit_no_wait" {
                 let client = caller(true, Duration::ZERO).await?;
-                client
-                    .node()
-                    .connect(
-                        host.peer_id(),
-                        vec![circuit.clone()],
-                        Duration::from_secs(15),
-                    )
-                    .await?;
-                let connection = client.connect(&address, vec![circuit.clone()]).await?;
+                let connection = dial_circuit(&client, host, &circuit).await?;
                 (client, connection)
             } else {
                 let client = caller(true, CALL_DIRECT_WAIT).await?;
@@ -539,4 +523,23 @@ async fn cold_start(
 fn median_f64(samples: &mut [f64]) -> f64 {
     samples.sort_by(|a, b| a.total_cmp(b));
     samples[samples.len() / 2]
+}
+
+/// Connects `client` to the agent through `circuit` only (no directory, no direct address).
+async fn dial_circuit(
+    client: &Client,
+    host: &RunningHost,
+    circuit: &Multiaddr,
+) -> anyhow::Result<agenthost::AgentConnection> {
+    client
+        .node()
+        .connect(
+            host.peer_id(),
+            vec![circuit.clone()],
+            Duration::from_secs(15),
+        )
+        .await?;
+    Ok(client
+        .connect(&host.address().to_string(), vec![circuit.clone()])
+        .await?)
 }
