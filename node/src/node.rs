@@ -365,24 +365,7 @@ impl NodeHandle {
         addrs: Vec<Multiaddr>,
         timeout: Duration,
     ) -> Result<(), NodeError> {
-        if self.is_connected(&peer) {
-            return Ok(());
-        }
-        let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Connect {
-                peer,
-                addrs,
-                alongside: false,
-                reply,
-            })
-            .await
-            .map_err(|_| NodeError::Stopped)?;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(NodeError::Stopped),
-            Err(_) => Err(NodeError::Timeout(peer)),
-        }
+        self.dial(peer, addrs, false, timeout).await
     }
 
     /// Like [`NodeHandle::connect`], but dials `addrs` even while an earlier dial to `peer` is
@@ -394,24 +377,30 @@ impl NodeHandle {
         addrs: Vec<Multiaddr>,
         timeout: Duration,
     ) -> Result<(), NodeError> {
+        self.dial(peer, addrs, true, timeout).await
+    }
+
+    async fn dial(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        alongside: bool,
+        timeout: Duration,
+    ) -> Result<(), NodeError> {
         if self.is_connected(&peer) {
             return Ok(());
         }
-        let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Connect {
+        self.ask(
+            |reply| Command::Connect {
                 peer,
                 addrs,
-                alongside: true,
+                alongside,
                 reply,
-            })
-            .await
-            .map_err(|_| NodeError::Stopped)?;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(NodeError::Stopped),
-            Err(_) => Err(NodeError::Timeout(peer)),
-        }
+            },
+            timeout,
+            || NodeError::Timeout(peer),
+        )
+        .await
     }
 
     /// Looks `namespace` up in the directory (rendezvous server) of `relay`, which must be

@@ -29,11 +29,7 @@ impl ReplayLedger for SqliteReplayLedger {
         signature: &[u8; 64],
         expires_at_secs: f64,
     ) -> Result<bool, LedgerError> {
-        if !expires_at_secs.is_finite() {
-            return Err(LedgerError::Unavailable(format!(
-                "signature expiry {expires_at_secs} is not a finite time"
-            )));
-        }
+        check_expiry(expires_at_secs)?;
         let (job, rx) = Job::replay(signature, expires_at_secs);
         self.store
             .send(job)
@@ -59,11 +55,7 @@ impl SqliteReplayLedger {
         signature: &[u8; 64],
         expires_at_secs: f64,
     ) -> Result<bool, LedgerError> {
-        if !expires_at_secs.is_finite() {
-            return Err(LedgerError::Unavailable(format!(
-                "signature expiry {expires_at_secs} is not a finite time"
-            )));
-        }
+        check_expiry(expires_at_secs)?;
         let (job, rx) = Job::replay_async(signature, expires_at_secs);
         self.store
             .send(job)
@@ -78,5 +70,15 @@ impl SqliteReplayLedger {
                 "session store writer did not answer within {LEDGER_TIMEOUT:?}"
             ))),
         }
+    }
+}
+
+fn check_expiry(expires_at_secs: f64) -> Result<(), LedgerError> {
+    if expires_at_secs.is_finite() {
+        Ok(())
+    } else {
+        Err(LedgerError::Unavailable(format!(
+            "signature expiry {expires_at_secs} is not a finite time"
+        )))
     }
 }
