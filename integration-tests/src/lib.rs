@@ -176,20 +176,9 @@ impl ServiceProcess {
 
     /// `agenthost relay` on loopback TCP; returns it with its full relay multiaddr.
     pub fn relay(dir: &std::path::Path) -> (Self, String) {
-        let key = dir.join("relay.key");
-        let relay = Self::start(
-            dir,
-            &[
-                "relay",
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--metrics-addr",
-                "off",
-                "--key-file",
-                key.to_str().expect("utf-8 path"),
-            ],
-            |line| line.starts_with("relay: ") && line.contains("/tcp/"),
-        );
+        let args = local_relay_args(&dir.join("relay.key"), &[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let relay = Self::start(dir, &args, |line| relay_tcp_addr(line).is_some());
         let addr = relay
             .value("relay: ")
             .expect("the relay printed its address");
@@ -243,4 +232,30 @@ fn spawn_reading_lines(command: &mut Command) -> (Child, mpsc::Receiver<String>)
         }
     });
     (child, rx)
+}
+
+/// Arguments of `agenthost relay` on loopback TCP with its key in `key`, peered with `peers`.
+pub fn local_relay_args(key: &Path, peers: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "relay",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--metrics-addr",
+        "off",
+        "--key-file",
+    ]
+    .map(str::to_owned)
+    .into();
+    args.push(key.to_str().expect("utf-8 path").to_owned());
+    for peer in peers {
+        args.extend(["--peer".to_owned(), (*peer).to_owned()]);
+    }
+    args
+}
+
+/// The relay's TCP multiaddr from one of its `relay: ` lines.
+pub fn relay_tcp_addr(line: &str) -> Option<String> {
+    line.strip_prefix("relay: ")
+        .filter(|a| a.contains("/tcp/"))
+        .map(str::to_owned)
 }

@@ -1,52 +1,14 @@
 //! The relay path with real processes: `agenthost relay`, an agent started with `--relay`, and
 //! a caller that knows only the relay and the agent's address.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use agenthost_integration_tests::{agenthost, agenthost_bin, HostProcess};
-
-/// Runs `agenthost relay` on loopback and returns it with its TCP relay address.
-fn start_relay(dir: &std::path::Path) -> (std::process::Child, String) {
-    let key = dir.join("relay.key");
-    let mut child = Command::new(agenthost_bin())
-        .args([
-            "relay",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--metrics-addr",
-            "off",
-        ])
-        .arg("--key-file")
-        .arg(&key)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawning agenthost relay");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("agenthost relay printed its addresses")
-            .expect("readable stdout");
-        if let Some(addr) = line.strip_prefix("relay: ") {
-            if addr.contains("/tcp/") {
-                break addr.to_owned();
-            }
-        }
-    };
-    (child, addr)
-}
+use agenthost_integration_tests::{agenthost, HostProcess, ServiceProcess};
 
 #[test]
 fn a_caller_reaches_an_agent_through_agenthost_relay() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut relay, relay_addr) = start_relay(dir.path());
+    let (mut relay, relay_addr) = ServiceProcess::relay(dir.path());
     assert!(relay_addr.contains("/p2p/12D3KooW"), "{relay_addr}");
     let host = HostProcess::start(&["--demo", "--no-mdns", "--relay", &relay_addr]);
 
@@ -67,8 +29,7 @@ fn a_caller_reaches_an_agent_through_agenthost_relay() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let _ = relay.kill();
-    let _ = relay.wait();
+    relay.kill();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -86,23 +47,10 @@ fn a_caller_given_only_a_relay_finds_the_agents_direct_address_in_its_directory(
     use agenthost_integration_tests::netlab::LabProcess;
     let dir = tempfile::tempdir().unwrap();
     let ready = Duration::from_secs(30);
-    let relay = LabProcess::spawn_local(
-        dir.path(),
-        &[
-            "relay",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--metrics-addr",
-            "off",
-            "--key-file",
-            dir.path().join("relay.key").to_str().unwrap(),
-        ],
-    );
-    let relay_addr = relay.wait_stdout(ready, |line| {
-        line.strip_prefix("relay: ")
-            .filter(|a| a.contains("/tcp/"))
-            .map(str::to_owned)
-    });
+    let args = agenthost_integration_tests::local_relay_args(&dir.path().join("relay.key"), &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let relay = LabProcess::spawn_local(dir.path(), &args);
+    let relay_addr = relay.wait_stdout(ready, agenthost_integration_tests::relay_tcp_addr);
     let host_dir = tempfile::tempdir().unwrap();
     let host = LabProcess::spawn_local(
         host_dir.path(),

@@ -5,28 +5,15 @@
 
 use std::time::Duration;
 
-use agenthost_integration_tests::{agenthost, netlab::LabProcess};
+use agenthost_integration_tests::{
+    agenthost, local_relay_args, netlab::LabProcess, relay_tcp_addr,
+};
 
 fn relay(dir: &std::path::Path, name: &str, peers: &[&str]) -> (LabProcess, String) {
-    let key = dir.join(format!("{name}.key"));
-    let mut args = vec![
-        "relay",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--metrics-addr",
-        "off",
-        "--key-file",
-        key.to_str().expect("utf-8 path"),
-    ];
-    for peer in peers {
-        args.extend(["--peer", peer]);
-    }
+    let args = local_relay_args(&dir.join(format!("{name}.key")), peers);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let process = LabProcess::spawn_local(dir, &args);
-    let addr = process.wait_stdout(Duration::from_secs(30), |line| {
-        line.strip_prefix("relay: ")
-            .filter(|a| a.contains("/tcp/"))
-            .map(str::to_owned)
-    });
+    let addr = process.wait_stdout(Duration::from_secs(30), relay_tcp_addr);
     (process, addr)
 }
 
