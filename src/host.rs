@@ -19,14 +19,19 @@ use agenthost_node::{
     PeerId, ServerConfig, WorkerLimits,
 };
 use anyhow::Context as _;
+
+use crate::settings::{LogFormat, Settings, DEFAULT_GRACE_PERIOD};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Hosts `agent` with every default: the key in `.agenthost/keys/agent.key` (created on first
 /// run), TCP and QUIC on all interfaces, mDNS on, trust `careful`, results kept 24 h.
 /// Runs until Ctrl-C or SIGTERM.
+///
+/// `agenthost.toml` (in the working directory) and `AGENTHOST_*` environment variables apply
+/// (see [`Host::load_settings`]), so `AGENTHOST_PORT=9000 cargo run` moves the HTTP port.
 pub async fn host<A: Agent>(agent: A) -> anyhow::Result<()> {
-    Host::new(agent).run().await
+    Host::new(agent).load_settings()?.run().await
 }
 
 enum KeySource {
@@ -57,6 +62,13 @@ pub struct Host<A: Agent> {
     /// Where the HTTP gateway listens; `None` without HTTP.
     http: Option<SocketAddr>,
     gateway: GatewayConfig,
+    /// Replaces the agent's own name when set.
+    name: Option<String>,
+    grace_period: Duration,
+    reload: bool,
+    log_format: LogFormat,
+    log_filter: Option<String>,
+    config_file: Option<PathBuf>,
 }
 
 /// The HTTP port of a hosted agent unless told otherwise.
@@ -94,7 +106,143 @@ impl<A: Agent> Host<A> {
                 DEFAULT_HTTP_PORT,
             )),
             gateway: GatewayConfig::default(),
+            name: None,
+            grace_period: DEFAULT_GRACE_PERIOD,
+            reload: false,
+            log_format: LogFormat::Text,
+            log_filter: None,
+            config_file: None,
         }
+    }
+
+    /// Lays `agenthost.toml` (the working directory's, or `$AGENTHOST_CONFIG`) and the
+    /// `AGENTHOST_*` environment variables over the settings made in code so far: the author's
+    /// values are the defaults an operator can override without rebuilding.
+    pub fn load_settings(self) -> anyhow::Result<Self> {
+        let settings = Settings::load(None, &[])?;
+        Ok(self.settings(&settings))
+    }
+
+    /// Applies every setting of `settings` that was set somewhere (file, environment or flag);
+    /// those left at their defaults keep what the code set.
+    pub fn settings(mut self, s: &Settings) -> Self {
+        let set = |key: &str| s.is_set(key);
+        if set("name") {
+            self.name = s.name.clone();
+        }
+        if set("trust") {
+            self.trust = s.trust.clone();
+        }
+        if set("whitelist") {
+            self.whitelist = s.whitelist.clone();
+        }
+        if set("blacklist") {
+            self.blacklist = s.blacklist.clone();
+        }
+        if set("whitelist_file") {
+            self.whitelist_file = s.whitelist_file.clone();
+        }
+        if set("blacklist_file") {
+            self.blacklist_file = s.blacklist_file.clone();
+        }
+        if set("http_bind") {
+            self = self.http_bind(s.http_bind);
+        }
+        if set("port") {
+            self = self.http_port(s.port);
+        }
+        if set("http") {
+            self = self.http(s.http);
+        }
+        if set("workers") {
+            self = self.workers(s.workers);
+        }
+        if set("queue") {
+            self = self.queue(s.queue);
+        }
+        if set("result_ttl") {
+            self.result_ttl = s.result_ttl;
+        }
+        if set("relays") {
+            self.relays = s.relays.clone();
+        }
+        if set("reload") {
+            self.reload = s.reload;
+        }
+        if set("listen") {
+            self.listen = (!s.listen.is_empty()).then(|| s.listen.clone());
+        }
+        if set("mdns") {
+            self.mdns = s.mdns;
+        }
+        if set("data_dir") {
+            self.data_dir = s.data_dir.clone();
+        }
+        if let (true, Some(path)) = (set("key_file"), &s.key_file) {
+            self.key = Some(KeySource::File(path.clone()));
+        }
+        if set("max_file_size") {
+            self = self.max_file_size_mb(s.max_file_size);
+        }
+        if set("max_files_per_request") {
+            self = self.max_files_per_request(s.max_files_per_request);
+        }
+        if set("rate_limit") {
+            self.rate_limit = s.rate_limit.map(|per_minute| RateLimit {
+                per_minute,
+                burst: per_minute.max(1),
+            });
+        }
+        if set("grace_period") {
+            self.grace_period = s.grace_period;
+        }
+        if set("ws_ping_interval") {
+            self = self.ws_ping_interval(s.ws_ping_interval);
+        }
+        if set("log_format") {
+            self.log_format = s.log_format;
+        }
+        if set("log") {
+            self.log_filter = s.log.clone();
+        }
+        if s.config_file.is_some() {
+            self.config_file = s.config_file.clone();
+        }
+        self
+    }
+
+    /// The agent's name in /info, the banner and the page, instead of the agent's own.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// After SIGTERM/SIGINT (or a reload), how long runs in flight may finish before they are
+    /// cancelled and recorded `interrupted` (default 30 s).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace_period = grace;
+        self
+    }
+
+    /// Watches the working directory and, when files change, lets the runs in flight finish
+    /// within the grace period (then interrupts them); new runs start from the changed files.
+    /// Meant for `agenthost host --reload -- CMD`; Rust agents rebuild with cargo-watch.
+    pub fn reload(mut self, enabled: bool) -> Self {
+        self.reload = enabled;
+        self
+    }
+
+    /// Log lines as text (default) or JSON; [`Host::run`] installs the logger unless the
+    /// program already has one.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = format;
+        self
+    }
+
+    /// A `RUST_LOG`-style filter for [`Host::run`]'s logger (default `$RUST_LOG`, else `info`).
+    pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
+        self.log_filter = Some(filter.into());
+        self
     }
 
     /// How often WebSocket clients get `{"type":"PING"}` (default 30 s).
@@ -343,11 +491,16 @@ impl<A: Agent> Host<A> {
                 data_dir: data_dir.clone(),
             },
         );
+        let dispatcher = match self.name {
+            Some(name) => dispatcher.with_name(name),
+            None => dispatcher,
+        };
         let name = dispatcher.info().name.clone();
         let service: Arc<dyn AgentService> = Arc::new(dispatcher);
         let server = serve(incoming, Arc::clone(&service), self.server);
         let http_stop = CancellationToken::new();
-        let mut tasks = vec![server, sweeper];
+        let tasks = vec![server, sweeper];
+        let mut http_task = None;
         let http_addr = match http_listener {
             Some(listener) => {
                 let addr = listener.local_addr()?;
@@ -360,7 +513,7 @@ impl<A: Agent> Host<A> {
                     },
                 );
                 let stop = http_stop.clone();
-                tasks.push(tokio::spawn(async move {
+                http_task = Some(tokio::spawn(async move {
                     if let Err(e) = gateway.serve(listener, stop.cancelled_owned()).await {
                         tracing::error!(error = %e, "the HTTP gateway stopped");
                     }
@@ -368,6 +521,17 @@ impl<A: Agent> Host<A> {
                 Some(addr)
             }
             None => None,
+        };
+        let reloader = if self.reload {
+            let cwd = std::env::current_dir().context("reading the working directory")?;
+            Some(crate::reload::spawn_reloader(
+                cwd,
+                data_dir.clone(),
+                Arc::clone(&service),
+                self.grace_period,
+            )?)
+        } else {
+            None
         };
         Ok(RunningHost {
             name,
@@ -377,24 +541,49 @@ impl<A: Agent> Host<A> {
             limits: self.limits,
             trust: trust_name,
             data_dir,
+            config_file: self.config_file,
+            grace_period: self.grace_period,
+            reload: self.reload,
             node,
             service,
             http_addr,
             http_stop,
+            http_task,
+            reloader,
             tasks,
         })
     }
 
-    /// Starts, prints the banner, and serves until Ctrl-C or SIGTERM.
+    /// Installs the logger (unless the program has one), starts, prints the banner, serves
+    /// until SIGTERM or Ctrl-C, then shuts down gracefully ([`RunningHost::shutdown`]).
     pub async fn run(self) -> anyhow::Result<()> {
+        crate::init_logging(
+            self.log_format,
+            self.log_filter.as_deref(),
+            crate::SERVICE_LOG_FILTER,
+        );
         let running = self.start().await?;
+        running.settle(BANNER_SETTLE).await;
         println!("{}", running.banner());
         shutdown_signal().await;
-        println!("Shutting down");
-        running.shutdown().await;
+        println!(
+            "Shutting down: runs in flight may finish within {} s (Ctrl-C again to interrupt them now)",
+            running.grace_period.as_secs_f64()
+        );
+        let report = running.shutdown_or_interrupt().await;
+        println!(
+            "Stopped: {} run(s) finished, {} interrupted",
+            report.finished, report.interrupted
+        );
         Ok(())
     }
 }
+
+/// How long the banner waits for relays to answer, so it can say how each stands.
+const BANNER_SETTLE: Duration = Duration::from_secs(3);
+
+/// How long the HTTP server gets to send the last responses after the runs are retired.
+const HTTP_LINGER: Duration = Duration::from_secs(2);
 
 /// How often expired results are swept (at most; a shorter TTL sweeps as often as it expires).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -408,11 +597,16 @@ pub struct RunningHost {
     limits: WorkerLimits,
     trust: String,
     data_dir: PathBuf,
+    config_file: Option<PathBuf>,
+    grace_period: Duration,
+    reload: bool,
     node: Node,
     service: Arc<dyn AgentService>,
     http_addr: Option<SocketAddr>,
     http_stop: CancellationToken,
-    /// The stream server, the store sweeper and the HTTP gateway, stopped on shutdown.
+    http_task: Option<JoinHandle<()>>,
+    reloader: Option<JoinHandle<()>>,
+    /// The P2P stream server and the store sweeper, stopped on shutdown.
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -479,8 +673,35 @@ impl RunningHost {
             lines.push(format!("listen: {addr}"));
         }
         for relay in self.node.handle().relay_status() {
-            lines.push(format!("relay: {} ({})", relay.relay, relay.state));
+            let mark = if relay.state == agenthost_node::RelayState::Reserved {
+                "✓"
+            } else {
+                "✗"
+            };
+            let listed = if relay.listed { ", listed" } else { "" };
+            lines.push(format!(
+                "relay: {mark} {} ({}{listed})",
+                relay.relay, relay.state
+            ));
         }
+        let reach = self.node.handle().reachability();
+        let how = match reach.verdict() {
+            "public" => format!(
+                "public (AutoNAT reached {})",
+                reach
+                    .confirmed
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "private" => "private (AutoNAT reached no address; callers come through relays)".into(),
+            _ if self.node.handle().relay_status().is_empty() => {
+                "unknown (no relay to ask: reachable on this network; add --relay to be reachable from anywhere)".into()
+            }
+            _ => "unknown (AutoNAT has not answered yet; changes are logged)".into(),
+        };
+        lines.push(format!("reachability: {how}"));
         if let Some(url) = self.http_url() {
             let bind = self.http_addr.map(|a| a.to_string()).unwrap_or_default();
             lines.push(format!("http: {url} (bound to {bind})"));
@@ -504,7 +725,16 @@ impl RunningHost {
             ));
         }
         lines.push(format!("trust: {}", self.trust));
+        if let Some(path) = &self.config_file {
+            lines.push(format!("config: {}", path.display()));
+        }
         lines.push(format!("data_dir: {}", self.data_dir.display()));
+        if self.reload {
+            lines.push(
+                "reload: on (file changes retire runs in flight; new runs use the new files)"
+                    .into(),
+            );
+        }
         lines.push(format!(
             "workers: {} (queue {})",
             self.limits.workers, self.limits.queue
@@ -513,14 +743,89 @@ impl RunningHost {
         lines.join("\n")
     }
 
-    /// Stops serving: no new streams are accepted and the node's connections close.
-    pub async fn shutdown(self) {
+    /// Waits up to `limit` for every relay to be reserved or failing and for AutoNAT's first
+    /// answer, so the banner can say how the agent is reachable. Returns at once without relays.
+    pub async fn settle(&self, limit: Duration) {
+        let handle = self.node.handle();
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            let relays = handle.relay_status();
+            if relays.is_empty() {
+                return;
+            }
+            let relays_settled = relays.iter().all(|r| {
+                matches!(
+                    r.state,
+                    agenthost_node::RelayState::Reserved
+                        | agenthost_node::RelayState::Retrying { .. }
+                )
+            });
+            if relays_settled && handle.reachability().verdict() != "unknown" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Graceful shutdown: stops taking new runs (callers get `unavailable`, 503), lets the runs
+    /// in flight finish within the grace period and interrupts the rest (recorded
+    /// `interrupted`), then stops HTTP, leaves the relays (directory records and reservations),
+    /// and closes the session store, which commits everything queued.
+    pub async fn shutdown(self) -> agenthost_node::RetireReport {
+        let grace = self.grace_period;
+        self.shutdown_within(grace, std::future::pending()).await
+    }
+
+    /// [`RunningHost::shutdown`], cut short by a second Ctrl-C or SIGTERM: the runs still in
+    /// flight are interrupted at once.
+    pub async fn shutdown_or_interrupt(self) -> agenthost_node::RetireReport {
+        let grace = self.grace_period;
+        self.shutdown_within(grace, shutdown_signal()).await
+    }
+
+    async fn shutdown_within(
+        mut self,
+        grace: Duration,
+        hurry: impl std::future::Future<Output = ()>,
+    ) -> agenthost_node::RetireReport {
+        if let Some(reloader) = self.reloader.take() {
+            reloader.abort();
+        }
+        let drain = self.service.drain(grace);
+        tokio::pin!(drain);
+        let report = tokio::select! {
+            report = &mut drain => report,
+            () = hurry => {
+                tracing::warn!("second signal: interrupting the runs in flight now");
+                self.service.drain(Duration::ZERO).await;
+                drain.await
+            }
+        };
         self.http_stop.cancel();
-        for task in self.tasks {
+        if let Some(mut http) = self.http_task.take() {
+            // Open WebSockets keep a graceful HTTP shutdown waiting; they get a moment to
+            // receive their last frames, then are dropped.
+            if tokio::time::timeout(HTTP_LINGER, &mut http).await.is_err() {
+                tracing::debug!("closing the HTTP connections still open");
+                http.abort();
+                let _ = http.await;
+            }
+        }
+        for task in self.tasks.drain(..) {
             task.abort();
             let _ = task.await;
         }
+        self.node.handle().shutdown().await;
+        // Every retired turn awaited its own commit before leaving, so the store holds every
+        // outcome now; dropping the last reference also checkpoints and closes it.
+        drop(self.service);
         drop(self.node);
+        tracing::info!(
+            finished = report.finished,
+            interrupted = report.interrupted,
+            "shut down"
+        );
+        report
     }
 }
 

@@ -5,6 +5,9 @@
 //! together:
 //! - [`host`] and the [`Host`] builder (`host.rs`): key, listen addresses, worker limits, then
 //!   run until Ctrl-C;
+//! - [`Settings`] (`settings.rs`): every setting from `agenthost.toml`, `AGENTHOST_*`
+//!   variables and flags, with where each value came from; [`init_logging`] (`logging.rs`);
+//! - `reload.rs`: `--reload`'s file watcher, which retires runs of changed files;
 //! - [`connect`] (`connect.rs`): call an agent by its address;
 //! - re-exports of the pieces an author needs: [`Agent`], [`agent_fn`], [`Context`],
 //!   [`CommandAgent`] from `agenthost-node`, and keys and addresses from `agenthost-identity`.
@@ -13,12 +16,18 @@
 
 mod connect;
 mod host;
+mod logging;
+mod reload;
+pub mod settings;
 
 pub use connect::{connect, connect_with};
 pub use host::{
     host, shutdown_signal, Host, RunningHost, DEFAULT_DATA_DIR, DEFAULT_HTTP_PORT,
     DEFAULT_RESULT_TTL,
 };
+
+pub use logging::{init_logging, SERVICE_LOG_FILTER};
+pub use settings::{LogFormat, Settings};
 
 pub use agenthost_gateway as gateway;
 

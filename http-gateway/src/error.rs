@@ -75,7 +75,9 @@ pub fn status_of(code: Option<ErrorCode>) -> StatusCode {
         // A cancelled run conflicts with the request that wanted its result, like a busy one.
         Some(ErrorCode::Busy | ErrorCode::Cancelled) => StatusCode::CONFLICT,
         Some(ErrorCode::RateLimited) => StatusCode::TOO_MANY_REQUESTS,
-        Some(ErrorCode::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
+        Some(ErrorCode::Overloaded | ErrorCode::Interrupted | ErrorCode::Unavailable) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Some(ErrorCode::Timeout) => StatusCode::GATEWAY_TIMEOUT,
         Some(ErrorCode::Unreachable) => StatusCode::BAD_GATEWAY,
         Some(ErrorCode::AgentError | ErrorCode::Internal) | None => {

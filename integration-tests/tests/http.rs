@@ -265,7 +265,7 @@ async fn signed_requests_are_checked_end_to_end() {
         &[
             "--demo",
             "--no-mdns",
-            "--blacklist",
+            "--blacklist-file",
             blacklist.to_str().unwrap(),
         ],
     );

@@ -97,7 +97,8 @@ async fn an_agent_reserved_on_a_relay_is_called_through_it_and_reserves_again_af
         Duration::from_secs(15),
     )
     .await;
-    assert!(host.banner().contains("(reserved)"), "{}", host.banner());
+    assert!(host.banner().contains("relay: ✓ "), "{}", host.banner());
+    assert!(host.banner().contains("(reserved"), "{}", host.banner());
 
     // The caller knows the relay and the agent's address, nothing else.
     let circuit = relay_addr

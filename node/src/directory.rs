@@ -80,6 +80,13 @@ impl Directory {
         self.registrations.remove(relay);
     }
 
+    /// Removes our record from `relay`'s directory (on shutdown: callers stop finding a gone
+    /// agent there at once instead of after the record's TTL).
+    pub fn unregister(&mut self, client: &mut rendezvous::client::Behaviour, relay: PeerId) {
+        client.unregister(self.namespace.clone(), relay);
+        self.registrations.remove(&relay);
+    }
+
     /// Registers our record in `relay`'s directory.
     pub fn register(
         &mut self,

@@ -4,11 +4,12 @@
 //! (`session_requests.rs`); INFO and HEALTH answered here.
 
 use std::{
-    collections::HashMap,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, RwLock},
+    sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
+
+use futures::future::BoxFuture;
 
 use agenthost_identity::Address;
 use libp2p::{Multiaddr, PeerId};
@@ -25,6 +26,7 @@ use crate::{
     reply::Reply,
     reservations::SharedRelayStatus,
     run::run_input,
+    running_turns::{RetireReport, RunningTurns},
     service::AgentService,
     session_requests,
     signed_request::{verify_signed_get, SignedGetPath},
@@ -112,14 +114,8 @@ pub(crate) struct Shared<A> {
     pub ledger: SqliteReplayLedger,
     pub input_limits: InputLimits,
     pub data_dir: PathBuf,
-    /// Cancellation of each running turn, by session id (for CANCEL).
-    pub running: Mutex<HashMap<String, CancellationToken>>,
-}
-
-impl<A> Shared<A> {
-    pub fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
-        self.running.lock().unwrap_or_else(|e| e.into_inner())
-    }
+    /// The turns running now, for busy checks, CANCEL, shutdown and reload.
+    pub running: RunningTurns,
 }
 
 impl<A: Agent> Dispatcher<A> {
@@ -138,9 +134,18 @@ impl<A: Agent> Dispatcher<A> {
                 store: config.store,
                 input_limits: config.input_limits,
                 data_dir: config.data_dir,
-                running: Mutex::new(HashMap::new()),
+                running: RunningTurns::default(),
             }),
         }
+    }
+
+    /// Names the agent `name` in INFO, HEALTH and the page instead of its own name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => shared.info.name = name.into(),
+            None => tracing::warn!("with_name on a dispatcher already in use: name unchanged"),
+        }
+        self
     }
 
     pub fn info(&self) -> &AgentInfo {
@@ -234,6 +239,17 @@ impl<A: Agent> Dispatcher<A> {
 }
 
 impl<A: Agent> AgentService for Dispatcher<A> {
+    fn drain(&self, grace: Duration) -> BoxFuture<'static, RetireReport> {
+        let shared = Arc::clone(&self.shared);
+        shared.running.close();
+        Box::pin(async move { shared.running.retire(grace).await })
+    }
+
+    fn retire_runs(&self, grace: Duration) -> BoxFuture<'static, RetireReport> {
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move { shared.running.retire(grace).await })
+    }
+
     fn call(&self, request: Request, caller: Caller) -> Reply {
         match request {
             Request::Input(input) => {

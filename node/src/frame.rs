@@ -335,6 +335,11 @@ pub enum ErrorCode {
     Unreachable,
     /// A fault of the host itself (HTTP 500).
     Internal,
+    /// The run was stopped by the host's shutdown or reload after the grace period (HTTP 503
+    /// with Retry-After; recorded `interrupted`).
+    Interrupted,
+    /// The host is shutting down and takes no new runs (HTTP 503 with Retry-After).
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -353,6 +358,8 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::Internal => "internal",
+            ErrorCode::Interrupted => "interrupted",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 
@@ -371,6 +378,8 @@ impl ErrorCode {
             "timeout" => ErrorCode::Timeout,
             "unreachable" => ErrorCode::Unreachable,
             "internal" => ErrorCode::Internal,
+            "interrupted" => ErrorCode::Interrupted,
+            "unavailable" => ErrorCode::Unavailable,
             _ => return None,
         })
     }

@@ -140,6 +140,7 @@ impl Node {
 
         let (commands, command_rx) = mpsc::channel(256);
         let connected = Arc::new(RwLock::new(HashSet::new()));
+        let reachability = Arc::new(RwLock::new(Reachability::default()));
         let handle = NodeHandle {
             peer_id: *swarm.local_peer_id(),
             address: config.key.address(),
@@ -147,8 +148,10 @@ impl Node {
             listen_addrs: Arc::clone(&listen_addrs),
             connected: Arc::clone(&connected),
             relays: reservations.shared(),
+            reachability: Arc::clone(&reachability),
         };
         let task = NodeTask {
+            reachability,
             swarm,
             commands: command_rx,
             listen_addrs,
@@ -165,6 +168,7 @@ impl Node {
             outstanding_dials: HashMap::new(),
             directory: Directory::new(&config.key.address()).map_err(NodeError::Relay)?,
             dht: DhtLookups::default(),
+            stopping: None,
         };
         tokio::spawn(task.run());
         Ok(Node {
@@ -309,7 +313,13 @@ enum Command {
         address: Address,
         reply: oneshot::Sender<Result<Vec<FoundRelay>, NodeError>>,
     },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
+
+/// How long a stopping node keeps running so its directory unregistrations reach the relays.
+const SHUTDOWN_LINGER: Duration = Duration::from_millis(300);
 
 /// A cheap, cloneable handle to a running [`Node`]. The node stops when every handle and the
 /// node itself are dropped.
@@ -321,6 +331,31 @@ pub struct NodeHandle {
     listen_addrs: SharedAddrs,
     connected: Arc<RwLock<HashSet<PeerId>>>,
     relays: SharedRelayStatus,
+    reachability: Arc<RwLock<Reachability>>,
+}
+
+/// Whether this node's own addresses can be dialed from outside, as AutoNAT v2 servers (the
+/// relays) found by dialing them back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reachability {
+    /// Addresses a server reached.
+    pub confirmed: Vec<Multiaddr>,
+    /// Addresses a server tried and could not reach.
+    pub refuted: Vec<Multiaddr>,
+}
+
+impl Reachability {
+    /// `public` (some address was reached from outside), `private` (tried, none reached:
+    /// callers come through relays) or `unknown` (no AutoNAT server asked yet).
+    pub fn verdict(&self) -> &'static str {
+        if !self.confirmed.is_empty() {
+            "public"
+        } else if !self.refuted.is_empty() {
+            "private"
+        } else {
+            "unknown"
+        }
+    }
 }
 
 impl NodeHandle {
@@ -340,6 +375,25 @@ impl NodeHandle {
 
     pub fn address(&self) -> Address {
         self.address
+    }
+
+    /// What AutoNAT found out about this node's addresses so far.
+    pub fn reachability(&self) -> Reachability {
+        read(&self.reachability).clone()
+    }
+
+    /// Stops the node: leaves the relays' directories, gives up the reservations, closes every
+    /// connection. Other handles see every later request fail.
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Shutdown { reply })
+            .await
+            .is_ok()
+        {
+            let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
+        }
     }
 
     /// The addresses the node listens on (kept current as interfaces come and go).
@@ -542,6 +596,9 @@ struct NodeTask {
     directory: Directory,
     /// Look-ups in the relays' DHT in flight.
     dht: DhtLookups,
+    reachability: Arc<RwLock<Reachability>>,
+    /// Set by a shutdown: when the node stops, and who waits for it.
+    stopping: Option<(tokio::time::Instant, oneshot::Sender<()>)>,
 }
 
 impl NodeTask {
@@ -561,7 +618,11 @@ impl NodeTask {
                     self.apply(actions);
                 }
                 _ = sleep_until_some(register_at) => self.register_due(),
+                _ = sleep_until_some(self.stopping.as_ref().map(|(at, _)| *at)) => break,
             }
+        }
+        if let Some((_, reply)) = self.stopping.take() {
+            let _ = reply.send(());
         }
         tracing::debug!("node stopped");
     }
@@ -628,6 +689,7 @@ impl NodeTask {
             } => self
                 .dht
                 .find_relays(&mut self.swarm.behaviour_mut().kad, via, &address, reply),
+            Command::Shutdown { reply } => self.begin_shutdown(reply),
             Command::AwaitDirect { peer, reply } => {
                 let paths = self.paths.get(&peer);
                 if paths.is_some_and(|p| p.iter().any(|(_, relayed)| !relayed)) {
@@ -642,6 +704,28 @@ impl NodeTask {
                 }
             }
         }
+    }
+
+    /// Leaves every relay's directory and closes the circuit listeners (which ends the
+    /// reservations), then stops the node shortly after, once those messages had time to
+    /// leave; dropping the swarm then closes every connection.
+    fn begin_shutdown(&mut self, reply: oneshot::Sender<()>) {
+        let relays = self.reservations.relay_peers();
+        for relay in &relays {
+            if self.swarm.is_connected(relay) {
+                self.directory
+                    .unregister(&mut self.swarm.behaviour_mut().rendezvous, *relay);
+            }
+        }
+        for listener in self.reservations.take_listeners() {
+            self.swarm.remove_listener(listener);
+        }
+        let linger = if relays.is_empty() {
+            Duration::ZERO
+        } else {
+            SHUTDOWN_LINGER
+        };
+        self.stopping = Some((tokio::time::Instant::now() + linger, reply));
     }
 
     /// Renews registrations that are due, on relays still connected.
@@ -794,14 +878,29 @@ impl NodeTask {
                 server,
                 result,
                 ..
-            })) => match result {
-                Ok(()) => {
-                    tracing::info!(addr = %tested_addr, %server, "address reachable from outside (AutoNAT)")
+            })) => {
+                let mut reach = write(&self.reachability);
+                let before = reach.verdict();
+                match result {
+                    Ok(()) => {
+                        tracing::debug!(addr = %tested_addr, %server, "address reachable from outside (AutoNAT)");
+                        reach.refuted.retain(|a| a != &tested_addr);
+                        if !reach.confirmed.contains(&tested_addr) {
+                            reach.confirmed.push(tested_addr);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(addr = %tested_addr, %server, error = %e, "address not reachable from outside (AutoNAT)");
+                        reach.confirmed.retain(|a| a != &tested_addr);
+                        if !reach.refuted.contains(&tested_addr) {
+                            reach.refuted.push(tested_addr);
+                        }
+                    }
                 }
-                Err(e) => {
-                    tracing::debug!(addr = %tested_addr, %server, error = %e, "address not reachable from outside (AutoNAT)")
+                if reach.verdict() != before {
+                    tracing::info!(reachability = reach.verdict(), confirmed = ?reach.confirmed, "reachability changed (AutoNAT)");
                 }
-            },
+            }
             SwarmEvent::Dialing {
                 peer_id: Some(peer),
                 connection_id,

@@ -115,6 +115,26 @@ impl Reservations {
         Arc::clone(&self.shared)
     }
 
+    /// Every configured relay's PeerId.
+    pub fn relay_peers(&self) -> Vec<PeerId> {
+        self.relays.iter().map(|r| r.peer).collect()
+    }
+
+    /// The circuit listeners, forgotten here so a shutdown can close them without this list
+    /// scheduling a new reservation; the relays are marked as given up.
+    pub fn take_listeners(&mut self) -> Vec<ListenerId> {
+        let listeners = self
+            .relays
+            .iter_mut()
+            .filter_map(|r| {
+                r.retry_at = None;
+                r.listener.take()
+            })
+            .collect();
+        self.publish();
+        listeners
+    }
+
     pub fn is_relay(&self, peer: &PeerId) -> bool {
         self.relays.iter().any(|r| &r.peer == peer)
     }

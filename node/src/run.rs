@@ -51,32 +51,38 @@ pub(crate) async fn run_input<A: Agent>(
 }
 
 /// A session's entry among the running turns: refuses a second concurrent turn (`busy`),
-/// carries the turn's cancellation for CANCEL, and leaves when the turn is fully recorded.
+/// carries the turn's cancellation (CANCEL) and interruption (shutdown, reload), and leaves
+/// when the turn is fully recorded.
 struct RunningTurn<'a, A> {
     shared: &'a Shared<A>,
     session_id: String,
     cancel: CancellationToken,
+    interrupt: CancellationToken,
 }
 
 impl<'a, A> RunningTurn<'a, A> {
     fn claim(shared: &'a Shared<A>, session_id: &str, cancel: CancellationToken) -> Option<Self> {
-        let mut running = shared.running();
-        if running.contains_key(session_id) {
-            return None;
-        }
-        running.insert(session_id.to_owned(), cancel.clone());
+        let interrupt = shared.running.claim(session_id, cancel.clone())?;
         Some(RunningTurn {
             shared,
             session_id: session_id.to_owned(),
             cancel,
+            interrupt,
         })
     }
 }
 
 impl<A> Drop for RunningTurn<'_, A> {
     fn drop(&mut self) {
-        self.shared.running().remove(&self.session_id);
+        self.shared.running.release(&self.session_id);
     }
+}
+
+/// How a run ended.
+enum Ended<T> {
+    Finished(T),
+    Cancelled,
+    Interrupted,
 }
 
 /// An INPUT that passed every check and holds a running session record.
@@ -129,6 +135,13 @@ async fn admit<A: Agent>(
         .and_then(|()| inputs::validate_images(&request.images, &shared.input_limits))
         .map_err(input_error)?;
 
+    if shared.running.is_closing() {
+        return Err(ErrorFrame::new(
+            ErrorCode::Unavailable,
+            "the agent is shutting down; retry later",
+        )
+        .with_retry_after(5));
+    }
     let Some(admission) = shared.pool.try_admit() else {
         let limits = shared.pool.limits();
         tracing::warn!(%caller, workers = limits.workers, queue = limits.queue, "overloaded");
@@ -234,17 +247,20 @@ async fn execute<A: Agent>(
         mut record,
     } = turn;
     let cancel = &running.cancel;
+    let interrupt = &running.interrupt;
     let session_id = session.session_id.clone();
     let prompt = input.prompt.clone();
     let started = Instant::now();
 
     let permit = tokio::select! {
-        permit = admission.worker() => permit,
-        _ = cancel.cancelled() => None,
+        permit = admission.worker() => permit.map_or(Ended::Cancelled, Ended::Finished),
+        _ = cancel.cancelled() => Ended::Cancelled,
+        _ = interrupt.cancelled() => Ended::Interrupted,
     };
     let outcome = match permit {
-        None => None,
-        Some(_permit) => {
+        Ended::Cancelled => Ended::Cancelled,
+        Ended::Interrupted => Ended::Interrupted,
+        Ended::Finished(_permit) => {
             let cx = Context::new(caller.clone(), session.clone(), tx.clone(), cancel.clone());
             // The fresh copy: whatever this run does to its agent dies with the run.
             let mut agent = shared.agent.clone();
@@ -254,8 +270,9 @@ async fn execute<A: Agent>(
             tokio::pin!(long_turn);
             loop {
                 tokio::select! {
-                    outcome = &mut run => break Some((outcome, cx.take_trace())),
-                    _ = cancel.cancelled() => break None,
+                    outcome = &mut run => break Ended::Finished((outcome, cx.take_trace())),
+                    _ = cancel.cancelled() => break Ended::Cancelled,
+                    _ = interrupt.cancelled() => break Ended::Interrupted,
                     _ = &mut long_turn, if !record.written => record.write_running(),
                 }
             }
@@ -265,7 +282,23 @@ async fn execute<A: Agent>(
     drop(admission);
 
     let terminal = match outcome {
-        None => {
+        Ended::Interrupted => {
+            tracing::warn!(%caller, session = %session_id, detached, "run interrupted by shutdown or reload");
+            let message = "interrupted: the host stopped or reloaded before the turn finished";
+            record
+                .end(
+                    SessionStatus::Interrupted,
+                    None,
+                    Some(message),
+                    None,
+                    duration_ms,
+                )
+                .await;
+            return Some(Frame::Error(
+                ErrorFrame::new(ErrorCode::Interrupted, message).with_retry_after(5),
+            ));
+        }
+        Ended::Cancelled => {
             tracing::info!(%caller, session = %session_id, detached, "run cancelled");
             record
                 .end(
@@ -281,7 +314,7 @@ async fn execute<A: Agent>(
                 "cancelled",
             )));
         }
-        Some((Ok(Ok(output)), trace)) => {
+        Ended::Finished((Ok(Ok(output)), trace)) => {
             session.record_turn(&prompt, &output.result, trace);
             let session_json = session.to_json();
             tracing::debug!(%caller, session = %session_id, duration_ms, "run done");
@@ -301,7 +334,7 @@ async fn execute<A: Agent>(
                 session: session_json,
             })
         }
-        Some((Ok(Err(e)), _)) => {
+        Ended::Finished((Ok(Err(e)), _)) => {
             let message = e.to_string();
             tracing::warn!(%caller, session = %session_id, error = %message, "agent failed");
             record
@@ -315,7 +348,7 @@ async fn execute<A: Agent>(
                 .await;
             Frame::Error(ErrorFrame::new(ErrorCode::AgentError, message))
         }
-        Some((Err(_), _)) => {
+        Ended::Finished((Err(_), _)) => {
             tracing::error!(%caller, session = %session_id, "agent panicked");
             let message = "the agent panicked";
             record

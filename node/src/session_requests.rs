@@ -48,15 +48,13 @@ pub(crate) async fn cancel<A>(shared: &Shared<A>, session_id: &str, caller: &Cal
         Ok(record) => record,
         Err(error) => return Frame::Error(error),
     };
-    let token = shared.running().get(session_id).cloned();
-    match token {
-        Some(token) => {
-            token.cancel();
+    match shared.running.cancel(session_id) {
+        true => {
             tracing::info!(%caller, session = %session_id, "cancel requested");
             Frame::Response(json!({"session_id": session_id, "status": "cancelled"}))
         }
         // Nothing running: report how it stands.
-        None => Frame::Response(json!({
+        false => Frame::Response(json!({
             "session_id": session_id,
             "status": record.status.as_str(),
         })),

@@ -1,84 +1,173 @@
-//! `agenthost host [--demo | -- CMD ARGS...]`.
+//! `agenthost host [--demo | -- CMD ARGS...]` and `agenthost config` (the same flags, printing
+//! the effective settings and where each came from).
+//!
+//! Flags are read as text and parsed by [`Settings`], the same parser as the file and the
+//! environment, so a bad value reads the same wherever it was written.
 
 use std::{path::PathBuf, process::ExitCode};
 
-use agenthost::{CommandAgent, DemoAgent, Host, Multiaddr, Trust, DEFAULT_DATA_DIR};
+use agenthost::{settings::CONFIG_FILE, CommandAgent, DemoAgent, Host, Settings};
 use clap::Args;
 
 #[derive(Args)]
 pub struct HostArgs {
-    /// The agent's key file (created on first run). Default: <data-dir>/keys/agent.key.
+    /// Settings file (default: ./agenthost.toml if present; also $AGENTHOST_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The agent's name in /info, the banner and /docs (default: the agent's own).
     #[arg(long)]
-    key_file: Option<PathBuf>,
-    /// Folder for the key, session database, access lists and uploads.
-    #[arg(long, default_value = DEFAULT_DATA_DIR)]
-    data_dir: PathBuf,
-    /// Who may call: open, careful, strict, a policy text, or a policy file.
-    #[arg(long, default_value = "careful", value_parser = parse_trust)]
-    trust: Trust,
-    /// Whitelist file (one address per line). Default: <data-dir>/whitelist.txt.
+    name: Option<String>,
+    /// Who may call: open, careful (default), strict, a policy text, or a policy file.
+    #[arg(long)]
+    trust: Option<String>,
+    /// Always admit this address (repeatable), besides <data-dir>/whitelist.txt.
+    #[arg(long, value_name = "ADDRESS")]
+    whitelist: Vec<String>,
+    /// Always refuse this address (repeatable), besides <data-dir>/blacklist.txt.
+    #[arg(long, value_name = "ADDRESS")]
+    blacklist: Vec<String>,
+    /// Whitelist file, one address per line (default <data-dir>/whitelist.txt).
     #[arg(long, value_name = "FILE")]
-    whitelist: Option<PathBuf>,
-    /// Blacklist file (one address per line). Default: <data-dir>/blacklist.txt.
+    whitelist_file: Option<String>,
+    /// Blacklist file, one address per line (default <data-dir>/blacklist.txt).
     #[arg(long, value_name = "FILE")]
-    blacklist: Option<PathBuf>,
-    /// How long results stay fetchable by session id.
-    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
-    result_ttl: u64,
-    /// Largest attached file, in MB.
-    #[arg(long, value_name = "MB", default_value_t = 10.0)]
-    max_file_size: f64,
-    /// Most files (and most images) per request.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    max_files_per_request: usize,
-    /// Requests per minute allowed to each caller (admins exempt); burst of the same size.
-    #[arg(long, value_name = "PER_MINUTE")]
-    rate_limit: Option<u32>,
-    /// Listen multiaddr (repeatable). Default: TCP and QUIC on every interface, any port.
-    #[arg(long = "listen", value_name = "MULTIADDR")]
-    listen: Vec<Multiaddr>,
-    /// A relay to hold a reservation on (full multiaddr ending in /p2p/<relay>; repeatable).
-    #[arg(long = "relay", value_name = "MULTIADDR")]
-    relay: Vec<Multiaddr>,
-    /// Agent runs executing at once.
-    #[arg(long, default_value_t = 16)]
-    workers: usize,
-    /// Requests waiting for a worker before new ones are refused as overloaded.
-    #[arg(long, default_value_t = 128)]
-    queue: usize,
-    /// HTTP port of the gateway (POST /input, /sessions, /ws, /docs...); 0 picks a free one.
-    #[arg(long, default_value_t = agenthost::DEFAULT_HTTP_PORT)]
-    port: u16,
-    /// Interface the HTTP gateway binds; 127.0.0.1 keeps it to this machine.
-    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
-    http_bind: std::net::IpAddr,
+    blacklist_file: Option<String>,
+    /// HTTP port of the gateway (default 8000); 0 picks a free one.
+    #[arg(long, value_name = "N")]
+    port: Option<String>,
+    /// Interface the HTTP gateway binds (default 0.0.0.0); 127.0.0.1 keeps it to this machine.
+    #[arg(long, value_name = "IP")]
+    http_bind: Option<String>,
     /// No HTTP gateway: reachable over P2P only.
-    #[arg(long, conflicts_with_all = ["port", "http_bind"])]
+    #[arg(long)]
     no_http: bool,
-    /// Seconds between WebSocket PINGs (WIRE.md says 30; shorter for tests).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, hide = true)]
-    ws_ping_interval: f64,
+    /// Agent runs executing at once (default 16).
+    #[arg(long, value_name = "N")]
+    workers: Option<String>,
+    /// Runs waiting for a worker before new ones are refused as overloaded (default 128).
+    #[arg(long, value_name = "N")]
+    queue: Option<String>,
+    /// How long results stay fetchable: seconds or 30m, 24h... (default 24h).
+    #[arg(long, value_name = "DURATION")]
+    result_ttl: Option<String>,
+    /// A relay to hold a reservation on (multiaddr ending in /p2p/<relay>; repeatable);
+    /// `none` clears relays set in the file or environment.
+    #[arg(long = "relay", value_name = "MULTIADDR")]
+    relay: Vec<String>,
+    /// Retire runs in flight and use the new files when files in the working directory change.
+    #[arg(long)]
+    reload: bool,
+    /// Listen multiaddr (repeatable). Default: TCP and QUIC on every interface, any port.
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<String>,
     /// Disable LAN discovery (mDNS).
     #[arg(long)]
     no_mdns: bool,
+    /// Folder for the key, session database, access lists and uploads (default .agenthost).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// The agent's key file, created on first run (default <data-dir>/keys/agent.key).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<String>,
+    /// Largest attached file, in MB (default 10).
+    #[arg(long, value_name = "MB")]
+    max_file_size: Option<String>,
+    /// Most files (and most images) per request (default 10).
+    #[arg(long, value_name = "N")]
+    max_files_per_request: Option<String>,
+    /// Requests per minute allowed to each caller, admins exempt (default none).
+    #[arg(long, value_name = "PER_MINUTE")]
+    rate_limit: Option<String>,
+    /// Per-request timeout of a hosted command (default 300 s).
+    #[arg(long, value_name = "DURATION")]
+    command_timeout: Option<String>,
+    /// On SIGTERM/SIGINT or a reload, how long runs may finish before being interrupted
+    /// (default 30 s).
+    #[arg(long, value_name = "DURATION")]
+    grace_period: Option<String>,
+    /// Seconds between WebSocket PINGs (WIRE.md says 30; shorter for tests).
+    #[arg(long, value_name = "DURATION", hide = true)]
+    ws_ping_interval: Option<String>,
+    /// Log lines as text (default) or json.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Log filter, RUST_LOG syntax (default $RUST_LOG, else info).
+    #[arg(long, value_name = "FILTER")]
+    log: Option<String>,
     /// Host the built-in demo agent (answers `echo: <prompt>`, streamed word by word).
     #[arg(long, conflicts_with = "command")]
     demo: bool,
-    /// Per-request timeout of a hosted command, in seconds.
-    #[arg(long, default_value_t = 300)]
-    command_timeout: u64,
     /// The command to host: one process per request (see docs/command-agent.md).
     #[arg(last = true, value_name = "CMD ARGS")]
     command: Vec<String>,
 }
 
+impl HostArgs {
+    /// The flags given, as (setting key, text) pairs in the order the settings apply them.
+    fn flags(&self) -> Vec<(&'static str, String)> {
+        let mut flags = Vec::new();
+        let mut one = |key: &'static str, value: &Option<String>| {
+            if let Some(v) = value {
+                flags.push((key, v.clone()));
+            }
+        };
+        one("name", &self.name);
+        one("trust", &self.trust);
+        one("whitelist_file", &self.whitelist_file);
+        one("blacklist_file", &self.blacklist_file);
+        one("port", &self.port);
+        one("http_bind", &self.http_bind);
+        one("workers", &self.workers);
+        one("queue", &self.queue);
+        one("result_ttl", &self.result_ttl);
+        one("data_dir", &self.data_dir);
+        one("key_file", &self.key_file);
+        one("max_file_size", &self.max_file_size);
+        one("max_files_per_request", &self.max_files_per_request);
+        one("rate_limit", &self.rate_limit);
+        one("command_timeout", &self.command_timeout);
+        one("grace_period", &self.grace_period);
+        one("ws_ping_interval", &self.ws_ping_interval);
+        one("log_format", &self.log_format);
+        one("log", &self.log);
+        // Repeated flags make one list, replacing the file's or environment's list.
+        for (key, values) in [
+            ("whitelist", &self.whitelist),
+            ("blacklist", &self.blacklist),
+            ("relays", &self.relay),
+            ("listen", &self.listen),
+        ] {
+            if !values.is_empty() {
+                flags.push((key, values.join(",")));
+            }
+        }
+        for (key, on, value) in [
+            ("http", self.no_http, "false"),
+            ("mdns", self.no_mdns, "false"),
+            ("reload", self.reload, "true"),
+        ] {
+            if on {
+                flags.push((key, value.into()));
+            }
+        }
+        flags
+    }
+
+    fn settings(&self) -> anyhow::Result<Settings> {
+        Ok(Settings::load(self.config.as_deref(), &self.flags())?)
+    }
+}
+
 pub async fn run(args: HostArgs) -> ExitCode {
+    let settings = match args.settings() {
+        Ok(settings) => settings,
+        Err(e) => return super::fail(e),
+    };
     let result = if args.demo {
-        configure(Host::new(DemoAgent), &args).run().await
+        Host::new(DemoAgent).settings(&settings).run().await
     } else if let Some((program, rest)) = args.command.split_first() {
-        let agent = CommandAgent::new(program, rest.to_vec())
-            .timeout(std::time::Duration::from_secs(args.command_timeout));
-        configure(Host::new(agent), &args).run().await
+        let agent = CommandAgent::new(program, rest.to_vec()).timeout(settings.command_timeout);
+        Host::new(agent).settings(&settings).run().await
     } else {
         return super::fail(anyhow::anyhow!(
             "nothing to host: pass --demo, or a command after `--` (agenthost host -- python3 agent.py)"
@@ -90,43 +179,20 @@ pub async fn run(args: HostArgs) -> ExitCode {
     }
 }
 
-fn parse_trust(s: &str) -> Result<Trust, String> {
-    Trust::parse(s).map_err(|e| e.to_string())
-}
-
-fn configure<A: agenthost::Agent>(host: Host<A>, args: &HostArgs) -> Host<A> {
-    let mut host = host
-        .data_dir(&args.data_dir)
-        .trust(args.trust.clone())
-        .result_ttl(std::time::Duration::from_secs(args.result_ttl))
-        .max_file_size_mb(args.max_file_size)
-        .max_files_per_request(args.max_files_per_request)
-        .workers(args.workers)
-        .queue(args.queue)
-        .mdns(!args.no_mdns)
-        .http_port(args.port)
-        .http_bind(args.http_bind)
-        .http(!args.no_http)
-        .ws_ping_interval(std::time::Duration::from_secs_f64(
-            args.ws_ping_interval.clamp(0.01, 86_400.0),
-        ));
-    for addr in &args.listen {
-        host = host.listen(addr.clone());
+/// `agenthost config [host flags]`: the effective settings, `key = value  (source)`.
+pub fn config(args: HostArgs) -> ExitCode {
+    let settings = match args.settings() {
+        Ok(settings) => settings,
+        Err(e) => return super::fail(e),
+    };
+    match &settings.config_file {
+        Some(path) => println!("# settings file: {}", path.display()),
+        None => {
+            println!("# settings file: none ({CONFIG_FILE} not found in the working directory)")
+        }
     }
-    for addr in &args.relay {
-        host = host.relay(addr.clone());
+    for line in settings.lines() {
+        println!("{line}");
     }
-    if let Some(path) = &args.key_file {
-        host = host.key_file(path);
-    }
-    if let Some(path) = &args.whitelist {
-        host = host.whitelist_file(path);
-    }
-    if let Some(path) = &args.blacklist {
-        host = host.blacklist_file(path);
-    }
-    if let Some(per_minute) = args.rate_limit {
-        host = host.rate_limit(per_minute, per_minute.max(1));
-    }
-    host
+    ExitCode::SUCCESS
 }

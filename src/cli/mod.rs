@@ -5,6 +5,7 @@ mod bench;
 mod bench_relay;
 mod call;
 mod gateway;
+mod health;
 mod host;
 mod keys;
 mod sessions;
@@ -28,6 +29,10 @@ enum Command {
     Keys(keys::KeysCommand),
     /// Host the demo agent or any command as an agent.
     Host(host::HostArgs),
+    /// Print the effective settings of `host` (same flags), each with where it came from.
+    Config(host::HostArgs),
+    /// Check an HTTP health URL: exit 0 on 200 (for container health checks).
+    Health(health::HealthArgs),
     /// Call an agent by its address.
     Call(call::CallArgs),
     /// Show one of your sessions on an agent (JSON).
@@ -51,13 +56,16 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // libp2p's own info lines (peer id, mDNS interfaces) repeat what the banner says.
-    let default_level = match cli.command {
-        Command::Host(_) | Command::Relay(_) | Command::Gateway(_) => {
-            "info,libp2p_swarm=warn,libp2p_mdns=warn"
+    match cli.command {
+        // `host` installs its logger once its settings (log format and filter) are known.
+        Command::Host(_) => {}
+        Command::Relay(_) | Command::Gateway(_) => {
+            agenthost::init_logging(Default::default(), None, agenthost::SERVICE_LOG_FILTER);
         }
-        _ => "warn",
-    };
-    init_logging(default_level);
+        _ => {
+            agenthost::init_logging(Default::default(), None, "warn");
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,6 +80,8 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Keys(cmd) => keys::run(cmd),
             Command::Host(args) => host::run(args).await,
+            Command::Config(args) => host::config(args),
+            Command::Health(args) => health::run(args).await,
             Command::Call(args) => call::run(args).await,
             Command::Session(args) => sessions::session(args).await,
             Command::Sessions(args) => sessions::sessions(args).await,
@@ -81,15 +91,6 @@ pub fn main() -> ExitCode {
             Command::Bench(cmd) => bench::run(cmd).await,
         }
     })
-}
-
-fn init_logging(default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 /// Prints `error: …` with its causes and returns the usage exit code.
