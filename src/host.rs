@@ -720,7 +720,8 @@ impl RunningHost {
             .find(|a| a.to_string().starts_with("/ip4/127.0.0.1/tcp/"))
         {
             lines.push(format!(
-                "try: agenthost call {} hello --addr {listen}",
+                "try: {} call {} hello --addr {listen}",
+                cli_command(),
                 self.address()
             ));
         }
@@ -826,6 +827,29 @@ impl RunningHost {
             "shut down"
         );
         report
+    }
+}
+
+/// How the banner names the `agenthost` CLI so its `try:` line runs as printed: `agenthost` when
+/// that is what `PATH` finds, else the full path of this executable when it is the CLI (as
+/// under `cargo run`), else `agenthost` (a Rust program hosting its own agent).
+fn cli_command() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "agenthost".into();
+    };
+    if exe.file_stem() != Some("agenthost".as_ref()) {
+        return "agenthost".into();
+    }
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            let candidate = dir.join(exe.file_name().unwrap_or_default());
+            candidate.canonicalize().ok() == exe.canonicalize().ok()
+        })
+    });
+    if on_path {
+        "agenthost".into()
+    } else {
+        exe.display().to_string()
     }
 }
 

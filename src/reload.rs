@@ -78,14 +78,19 @@ pub(crate) fn spawn_reloader(
                 first = %first.strip_prefix(&root).unwrap_or(first).display(),
                 "reload: files changed; new runs use them, runs in flight may finish"
             );
-            let report = service.retire_runs(grace).await;
-            if report.finished + report.interrupted > 0 {
-                tracing::info!(
-                    finished = report.finished,
-                    interrupted = report.interrupted,
-                    "reload: runs of the old files retired"
-                );
-            }
+            // Each change retires the runs started before it, in its own task: a change
+            // arriving while older runs are retired must not retire runs of newer files.
+            let retiring = service.retire_runs(grace);
+            tokio::spawn(async move {
+                let report = retiring.await;
+                if report.finished + report.interrupted > 0 {
+                    tracing::info!(
+                        finished = report.finished,
+                        interrupted = report.interrupted,
+                        "reload: runs of the old files retired"
+                    );
+                }
+            });
         }
     }))
 }

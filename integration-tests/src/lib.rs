@@ -51,6 +51,8 @@ pub struct HostProcess {
     pub listen: Vec<String>,
     /// The HTTP gateway's base URL from the banner (`http://127.0.0.1:PORT`), if serving HTTP.
     pub http: Option<String>,
+    /// The banner's lines, up to "Waiting for requests".
+    pub banner: Vec<String>,
     /// Stdout lines after the banner, as they come.
     pub lines: mpsc::Receiver<String>,
     pub dir: Arc<tempfile::TempDir>,
@@ -66,11 +68,21 @@ impl HostProcess {
     /// Without `--port` or `--no-http` in `args`, the gateway takes a free port (`--port 0`),
     /// so hosts in parallel tests never fight over 8000; its URL is in [`HostProcess::http`].
     pub fn start_in(dir: Arc<tempfile::TempDir>, args: &[&str]) -> HostProcess {
+        Self::start_with_env(dir, args, &[])
+    }
+
+    /// [`HostProcess::start_in`] with extra environment variables.
+    pub fn start_with_env(
+        dir: Arc<tempfile::TempDir>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> HostProcess {
         let mut command = Command::new(agenthost_bin());
         command.arg("host");
         if !args.iter().any(|a| *a == "--port" || *a == "--no-http") {
             command.args(["--port", "0", "--http-bind", "127.0.0.1"]);
         }
+        command.envs(env.iter().copied());
         let (child, rx) = spawn_reading_lines(command.args(args).current_dir(dir.path()));
         let mut host = HostProcess {
             child,
@@ -78,6 +90,7 @@ impl HostProcess {
             peer_id: String::new(),
             listen: Vec::new(),
             http: None,
+            banner: Vec::new(),
             lines: rx,
             dir,
         };
@@ -86,6 +99,7 @@ impl HostProcess {
                 .lines
                 .recv_timeout(Duration::from_secs(60))
                 .expect("agenthost host printed no banner within 60 s");
+            host.banner.push(line.clone());
             if let Some(v) = line.strip_prefix("address: ") {
                 host.address = v.to_owned();
             } else if let Some(v) = line.strip_prefix("peer_id: ") {
@@ -112,6 +126,35 @@ impl HostProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends SIGTERM, as a process manager does to stop a service.
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits up to `limit` for the process to exit; its status and the stdout lines it printed
+    /// after the banner. Panics (killing it) if it does not exit in time.
+    pub fn wait_exit(mut self, limit: Duration) -> (std::process::ExitStatus, Vec<String>) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the host") {
+                // The reader thread ends at EOF; whatever it read is in the channel.
+                let mut lines = Vec::new();
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    lines.push(line);
+                }
+                return (status, lines);
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("the host did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILL: the host gets no chance to clean up, as in a crash.

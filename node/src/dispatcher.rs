@@ -242,12 +242,16 @@ impl<A: Agent> AgentService for Dispatcher<A> {
     fn drain(&self, grace: Duration) -> BoxFuture<'static, RetireReport> {
         let shared = Arc::clone(&self.shared);
         shared.running.close();
-        Box::pin(async move { shared.running.retire(grace).await })
+        let generation = shared.running.mark_for_retirement();
+        Box::pin(async move { shared.running.retire(generation, grace).await })
     }
 
     fn retire_runs(&self, grace: Duration) -> BoxFuture<'static, RetireReport> {
         let shared = Arc::clone(&self.shared);
-        Box::pin(async move { shared.running.retire(grace).await })
+        // Marked now, not when the future is first polled: runs admitted after this call
+        // belong to the new files.
+        let generation = shared.running.mark_for_retirement();
+        Box::pin(async move { shared.running.retire(generation, grace).await })
     }
 
     fn call(&self, request: Request, caller: Caller) -> Reply {

@@ -100,10 +100,15 @@ impl RunningTurns {
             .count()
     }
 
-    /// Waits up to `grace` for the turns running now to end, interrupts those still running,
-    /// and waits (briefly) for them to record themselves.
-    pub async fn retire(&self, grace: Duration) -> RetireReport {
-        let generation = self.generation.fetch_add(1, Ordering::AcqRel);
+    /// Marks the turns running now as the ones to retire (turns claimed later are not) and
+    /// returns their generation for [`RunningTurns::retire`].
+    pub fn mark_for_retirement(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::AcqRel)
+    }
+
+    /// Waits up to `grace` for the turns of `generation` or older to end, interrupts those
+    /// still running, and waits (briefly) for them to record themselves.
+    pub async fn retire(&self, generation: u64, grace: Duration) -> RetireReport {
         let before = self.count_up_to(generation);
         let deadline = tokio::time::Instant::now() + grace;
         let remaining = self.wait_until_gone(generation, deadline).await;
