@@ -706,6 +706,11 @@ impl RunningHost {
             let bind = self.http_addr.map(|a| a.to_string()).unwrap_or_default();
             lines.push(format!("http: {url} (bound to {bind})"));
             lines.push(format!("docs: {url}/docs"));
+            lines.push(
+                "routes: POST /input, GET /sessions, GET /sessions/{id}, GET /health, GET /info, \
+                 GET /ws (WebSocket), GET /docs, GET /openapi.json, GET /metrics"
+                    .into(),
+            );
             lines.push(format!(
                 "try: curl -s {url}/input -H 'content-type: application/json' -d '{{\"prompt\":\"hello\"}}'"
             ));
