@@ -1,16 +1,19 @@
-//! Test harness for multi-process scenarios: builds the real `agenthost` binary once, runs
-//! `agenthost host` as a child process and reads its banner, and runs `agenthost call`.
+//! Test harness for multi-process scenarios: builds the real `agenthost` binary (and the
+//! examples) once, runs `agenthost host` or a hosting example as a child process and reads its
+//! banner, and runs `agenthost call`; `openai_stub` stands in for an LLM endpoint.
 //!
 //! Everything talks over real sockets on loopback; nothing is mocked.
 
 pub mod netlab;
+pub mod openai_stub;
 pub mod signing;
 
 use std::{
+    collections::BTreeMap,
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
-    sync::{mpsc, Arc, OnceLock},
+    sync::{mpsc, Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -22,24 +25,46 @@ pub fn agenthost_bin() -> &'static Path {
         if let Some(bin) = std::env::var_os("AGENTHOST_BIN") {
             return PathBuf::from(bin);
         }
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "-p", "agenthost", "--bin", "agenthost"])
-            .arg("--message-format=json-render-diagnostics")
-            .current_dir(&workspace)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running cargo build");
-        assert!(out.status.success(), "cargo build of agenthost failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .rev()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|msg| msg["target"]["name"] == "agenthost")
-            .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no agenthost executable")
+        cargo_build(&["-p", "agenthost", "--bin", "agenthost"], "agenthost")
     })
+}
+
+/// The executable of the root package's example `name` (`examples/NAME.rs` or
+/// `examples/NAME/main.rs`), built once per test process with the same cargo that runs the
+/// tests.
+pub fn example_bin(name: &str) -> PathBuf {
+    static BINS: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    // Held while building: cargo would serialize concurrent builds on its lock anyway.
+    let mut bins = BINS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(bin) = bins.get(name) {
+        return bin.clone();
+    }
+    let bin = cargo_build(&["-p", "agenthost", "--example", name], name);
+    bins.insert(name.to_owned(), bin.clone());
+    bin
+}
+
+/// Runs `cargo build <args>` in the workspace and returns the executable cargo reports for
+/// the target `name`.
+fn cargo_build(args: &[&str], name: &str) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .arg("build")
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(&workspace)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running cargo build");
+    assert!(out.status.success(), "cargo build {args:?} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["target"]["name"] == name)
+        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo reported no {name} executable"))
 }
 
 /// A running `agenthost host` process, killed on drop.
@@ -82,8 +107,31 @@ impl HostProcess {
         if !args.iter().any(|a| *a == "--port" || *a == "--no-http") {
             command.args(["--port", "0", "--http-bind", "127.0.0.1"]);
         }
-        command.envs(env.iter().copied());
-        let (child, rx) = spawn_reading_lines(command.args(args).current_dir(dir.path()));
+        command.envs(env.iter().copied()).args(args);
+        Self::spawn(command, dir)
+    }
+
+    /// Runs the example `name` with `args` in a fresh working directory, configured through
+    /// the `AGENTHOST_*` variables for tests (loopback only, free ports, its own data folder,
+    /// no mDNS) plus `env`, and waits for its banner.
+    pub fn example(name: &str, args: &[&str], env: &[(&str, &str)]) -> HostProcess {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut command = Command::new(example_bin(name));
+        command
+            .args(args)
+            .env("AGENTHOST_PORT", "0")
+            .env("AGENTHOST_HTTP_BIND", "127.0.0.1")
+            .env("AGENTHOST_DATA_DIR", dir.path().join(".agenthost"))
+            .env("AGENTHOST_LISTEN", "/ip4/127.0.0.1/tcp/0")
+            .env("AGENTHOST_MDNS", "false")
+            .envs(env.iter().copied());
+        Self::spawn(command, dir)
+    }
+
+    /// Runs `command` (anything that hosts an agent and prints the banner of
+    /// `RunningHost::banner`) in `dir` and waits for the banner.
+    pub fn spawn(mut command: Command, dir: Arc<tempfile::TempDir>) -> HostProcess {
+        let (child, rx) = spawn_reading_lines(command.current_dir(dir.path()));
         let mut host = HostProcess {
             child,
             address: String::new(),
@@ -98,7 +146,7 @@ impl HostProcess {
             let line = host
                 .lines
                 .recv_timeout(Duration::from_secs(60))
-                .expect("agenthost host printed no banner within 60 s");
+                .unwrap_or_else(|_| panic!("{command:?} printed no banner within 60 s"));
             host.banner.push(line.clone());
             if let Some(v) = line.strip_prefix("address: ") {
                 host.address = v.to_owned();
