@@ -2,14 +2,20 @@
 //!
 //!     cargo run --example echo
 //!
-//! The banner prints the agent's address and listen addresses; call it with
-//! `agenthost call <address> "hi" --addr <listen address>`.
+//! The banner prints the agent's address, its listen addresses and its HTTP URL. Call it over
+//! HTTP (`curl -s http://127.0.0.1:8000/input -d '{"prompt":"hi"}'`), over P2P with
+//! `agenthost call <address> "hi" --addr <listen address>`, or with the `client` example.
+//! `agenthost.toml` and the `AGENTHOST_*` variables (e.g. `AGENTHOST_PORT=0`) configure it.
 
 use agenthost::{agent_fn, host, Input};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter("info").init();
+    // Logs go to stderr so stdout holds only the banner, which scripts read.
+    tracing_subscriber::fmt()
+        .with_env_filter("info")
+        .with_writer(std::io::stderr)
+        .init();
     host(agent_fn("echo", |input: Input| async move {
         Ok(format!("you said: {}", input.prompt))
     }))

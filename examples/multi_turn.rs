@@ -1,0 +1,64 @@
+//! A multi-turn agent: it answers from the conversation so far, which the host keeps in the
+//! session. Say `remember <something>`, then ask `what did I ask you to remember?` in the same
+//! session and it knows; a new session starts with an empty memory.
+//!
+//!     cargo run --example multi_turn
+//!
+//! Over HTTP, pass the `session` object of each answer back with the next prompt:
+//! `{"prompt":"what did I ask you to remember?","session":{...}}`. On `/ws` and the `/docs`
+//! page the client does that for you; over P2P, `agenthost call ... --session chat.json`.
+//!
+//! The agent itself keeps nothing between requests (each runs on a fresh clone): the history
+//! travels with the session, so any worker, or a restarted host, continues the conversation.
+
+use agenthost::{agent_fn_with_context, host, Context, Input};
+
+/// The prefix of a prompt the agent takes note of.
+const REMEMBER: &str = "remember ";
+
+fn answer(prompt: &str, cx: &Context) -> String {
+    let prompt = prompt.trim();
+    if let Some(note) = strip_prefix_ignore_case(prompt, REMEMBER) {
+        return format!("Noted: {note}.");
+    }
+    // Earlier user turns are the agent's memory; the host records each finished turn.
+    let notes: Vec<&str> = cx
+        .session()
+        .messages
+        .iter()
+        .filter(|m| m.role == "user")
+        .filter_map(|m| strip_prefix_ignore_case(m.content.trim(), REMEMBER))
+        .collect();
+    if prompt.to_lowercase().contains("remember") {
+        if notes.is_empty() {
+            "You have not asked me to remember anything yet.".to_owned()
+        } else {
+            format!("You asked me to remember: {}.", notes.join("; "))
+        }
+    } else {
+        format!(
+            "This is turn {} of our conversation. Tell me to \"remember\" something, then ask \
+             me what you asked me to remember.",
+            cx.session().turn + 1
+        )
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| text[prefix.len()..].trim().trim_end_matches('.'))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter("info")
+        .with_writer(std::io::stderr)
+        .init();
+    host(agent_fn_with_context(
+        "memory",
+        |input: Input, cx: Context| async move { Ok(answer(&input.prompt, &cx)) },
+    ))
+    .await
+}
