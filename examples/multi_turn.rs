@@ -18,7 +18,7 @@ const REMEMBER: &str = "remember ";
 
 fn answer(prompt: &str, cx: &Context) -> String {
     let prompt = prompt.trim();
-    if let Some(note) = strip_prefix_ignore_case(prompt, REMEMBER) {
+    if let Some(note) = note(prompt) {
         return format!("Noted: {note}.");
     }
     // Earlier user turns are the agent's memory; the host records each finished turn.
@@ -27,7 +27,7 @@ fn answer(prompt: &str, cx: &Context) -> String {
         .messages
         .iter()
         .filter(|m| m.role == "user")
-        .filter_map(|m| strip_prefix_ignore_case(m.content.trim(), REMEMBER))
+        .filter_map(|m| note(m.content.trim()))
         .collect();
     if prompt.to_lowercase().contains("remember") {
         if notes.is_empty() {
@@ -44,10 +44,11 @@ fn answer(prompt: &str, cx: &Context) -> String {
     }
 }
 
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| text[prefix.len()..].trim().trim_end_matches('.'))
+/// What `remember <note>` asks to keep; a question (`remember anything?`) keeps nothing.
+fn note(prompt: &str) -> Option<&str> {
+    let head = prompt.get(..REMEMBER.len())?;
+    (head.eq_ignore_ascii_case(REMEMBER) && !prompt.ends_with('?'))
+        .then(|| prompt[REMEMBER.len()..].trim().trim_end_matches('.'))
 }
 
 #[tokio::main]
