@@ -5,17 +5,13 @@
 //! The banner prints the agent's address, its listen addresses and its HTTP URL. Call it over
 //! HTTP (`curl -s http://127.0.0.1:8000/input -d '{"prompt":"hi"}'`), over P2P with
 //! `agenthost call <address> "hi" --addr <listen address>`, or with the `client` example.
-//! `agenthost.toml` and the `AGENTHOST_*` variables (e.g. `AGENTHOST_PORT=0`) configure it.
+//! `agenthost.toml` and the `AGENTHOST_*` variables configure it, e.g. `AGENTHOST_PORT=9000`
+//! moves the HTTP port (0 picks a free one).
 
 use agenthost::{agent_fn, host, Input};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Logs go to stderr so stdout holds only the banner, which scripts read.
-    tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_writer(std::io::stderr)
-        .init();
     host(agent_fn("echo", |input: Input| async move {
         Ok(format!("you said: {}", input.prompt))
     }))

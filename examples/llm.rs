@@ -57,10 +57,6 @@ fn messages(cx: &Context, prompt: &str) -> Vec<ChatMessage> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_writer(std::io::stderr)
-        .init();
     let config = config_from_env()
         .context("no LLM endpoint: set AGENTHOST_LLM_URL (or OPENAI_BASE_URL / OPENAI_API_KEY)")?;
     let info = AgentInfo::new("llm")

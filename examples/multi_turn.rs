@@ -53,10 +53,6 @@ fn note(prompt: &str) -> Option<&str> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_writer(std::io::stderr)
-        .init();
     host(agent_fn_with_context(
         "memory",
         |input: Input, cx: Context| async move { Ok(answer(&input.prompt, &cx)) },

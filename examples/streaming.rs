@@ -17,10 +17,6 @@ const CHUNK_DELAY: Duration = Duration::from_millis(100);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_writer(std::io::stderr)
-        .init();
     host(agent_fn_with_context(
         "streamer",
         |input: Input, cx: Context| async move {

@@ -13,16 +13,14 @@
 //! the OpenAI-compatible model named by `AGENTHOST_LLM_URL` (`AGENTHOST_LLM_MODEL`,
 //! `AGENTHOST_LLM_API_KEY`); the model sees facts about the caller, never the prompt. The
 //! addresses given are still admitted without asking it.
+//!
+//! This is `Host`, the builder behind `agenthost::host`, with settings chosen in code.
 
 use agenthost::{agent_fn, Address, Host, Input, Trust};
 use anyhow::Context as _;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_writer(std::io::stderr)
-        .init();
     let mut trust = Trust::Strict;
     let mut trusted = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -41,5 +39,7 @@ async fn main() -> anyhow::Result<()> {
     let host = trusted
         .into_iter()
         .fold(Host::new(agent).trust(trust), Host::whitelist);
-    host.run().await
+    // The settings in code are defaults: `agenthost.toml` and `AGENTHOST_*` (port, data folder,
+    // even `AGENTHOST_TRUST`) still apply on top, as with `agenthost::host`.
+    host.load_settings()?.run().await
 }

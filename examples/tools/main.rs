@@ -49,9 +49,5 @@ impl Agent for CalculatorAgent {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_writer(std::io::stderr)
-        .init();
     host(CalculatorAgent).await
 }
