@@ -249,13 +249,21 @@ pub struct ServiceProcess {
 impl ServiceProcess {
     /// Runs `agenthost <args>` in `dir` and reads stdout until a line satisfies `ready`.
     pub fn start(dir: &std::path::Path, args: &[&str], ready: impl Fn(&str) -> bool) -> Self {
-        let (child, rx) =
-            spawn_reading_lines(Command::new(agenthost_bin()).args(args).current_dir(dir));
+        Self::spawn(
+            Command::new(agenthost_bin()).args(args).current_dir(dir),
+            ready,
+        )
+    }
+
+    /// Runs any `command` (e.g. a shell script that `exec`s agenthost) and reads its stdout until
+    /// a line satisfies `ready`; the process is killed on drop.
+    pub fn spawn(command: &mut Command, ready: impl Fn(&str) -> bool) -> Self {
+        let (child, rx) = spawn_reading_lines(command);
         let mut banner = Vec::new();
         loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("agenthost {args:?} not ready within 60 s: {banner:?}"));
+                .unwrap_or_else(|_| panic!("{command:?} not ready within 60 s: {banner:?}"));
             let done = ready(&line);
             banner.push(line);
             if done {
