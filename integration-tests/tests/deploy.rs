@@ -723,6 +723,16 @@ fn nginx_config_serves_input_and_websocket_over_tls_in_front_of_a_real_agent() {
             .await
             .unwrap();
         assert_eq!(health["status"], "healthy");
+        // Host and X-Forwarded-Proto reach the gateway: it names itself as the client sees it.
+        let info: Value = client
+            .get(format!("{base}/info"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["endpoints"], json!([base]), "{info}");
 
         // A WebSocket turn: the upgrade passes, chunks stream, PINGs (every 0.5 s here) flow.
         let mut socket = open_wss(https, &der).await;
@@ -961,4 +971,169 @@ fn dockerfile_is_multi_stage_non_root_with_a_data_volume_and_a_real_healthcheck(
             ".dockerignore: {entry}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operator docs' command lines
+
+/// The command lines of a doc's indented code blocks that start with `prefix`, continuation
+/// lines joined.
+fn doc_commands(doc: &str, prefix: &str) -> Vec<String> {
+    let text = read(doc);
+    let mut commands = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim_start();
+        if !line.starts_with("    ") || !trimmed.starts_with(prefix) {
+            continue;
+        }
+        let mut command = String::new();
+        let mut current = trimmed;
+        while let Some(part) = current.strip_suffix('\\') {
+            command.push_str(part);
+            current = lines.next().expect("a continuation line").trim();
+        }
+        command.push_str(current);
+        commands.push(command);
+    }
+    commands
+}
+
+fn words(command: &str) -> Vec<String> {
+    command.split_whitespace().map(str::to_owned).collect()
+}
+
+/// docs/relay-operator.md, as an operator would follow it: make the key, show it, start the
+/// relay with the flags shown, check its health, start a second relay peered with it, and start
+/// one from the TOML shown. Paths go to a temp folder and listen ports to free ones; the
+/// announced documentation addresses (203.0.113.7) stay.
+#[test]
+fn relay_operator_doc_commands_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let commands = doc_commands("docs/relay-operator.md", "agenthost ");
+    // The relay prints its announced addresses only: its TCP port is fixed here so that the
+    // second relay can be given its loopback address.
+    let tcp_port = free_port();
+    let localize = |command: &str| {
+        command
+            .replace("/var/lib/agenthost-relay/", &format!("{d}/"))
+            .replace("relay2.key", &format!("{d}/relay2.key"))
+            .replace(
+                "/ip4/0.0.0.0/tcp/4001",
+                &format!("/ip4/127.0.0.1/tcp/{tcp_port}"),
+            )
+            .replace(
+                "/ip4/0.0.0.0/udp/4001/quic-v1",
+                "/ip4/127.0.0.1/udp/0/quic-v1",
+            )
+    };
+    let find = |start: &str| -> Vec<String> {
+        let found: Vec<String> = commands
+            .iter()
+            .filter(|c| c.starts_with(start))
+            .map(|c| localize(c))
+            .collect();
+        assert!(
+            !found.is_empty(),
+            "no `{start}` command in docs/relay-operator.md"
+        );
+        found
+    };
+
+    let new = &find("agenthost keys new")[0];
+    let (ok, made) = run(Command::new(agenthost_bin()).args(&words(new)[1..]));
+    assert!(ok, "{new}: {made}");
+    let peer_id = made
+        .lines()
+        .find_map(|l| l.strip_prefix("peer_id: "))
+        .unwrap()
+        .to_owned();
+    let show = &find("agenthost keys show")[0];
+    let (ok, shown) = run(Command::new(agenthost_bin()).args(&words(show)[1..]));
+    assert!(ok && shown == made, "{show}: {shown}");
+
+    // The relay with the flags shown, its metrics on a free port.
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let start = find("agenthost relay --key-file")
+        .into_iter()
+        .find(|c| c.contains("--announce"))
+        .expect("the start command");
+    let mut args = words(&start)[1..].to_vec();
+    args.extend(["--metrics-addr".into(), metrics.clone()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let relay = ServiceProcess::start(dir.path(), &args, |l| l.contains("/quic-v1/p2p/"));
+    let announced = format!("relay: /ip4/203.0.113.7/tcp/4001/p2p/{peer_id}");
+    assert!(relay.banner.contains(&announced), "{:?}", relay.banner);
+    let local_tcp = format!("/ip4/127.0.0.1/tcp/{tcp_port}/p2p/{peer_id}");
+
+    let health = &find("agenthost health")[0];
+    let health = health.replace("127.0.0.1:9464", &metrics);
+    let (ok, text) = run(Command::new(agenthost_bin()).args(&words(&health)[1..]));
+    assert!(ok, "{health}: {text}");
+
+    // A second relay peered with the first, as shown.
+    let peer = find("agenthost relay --key-file")
+        .into_iter()
+        .find(|c| c.contains("--peer"))
+        .expect("the --peer command");
+    let peer = peer.replace("/ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…", &local_tcp);
+    assert!(!peer.contains('…'), "{peer}");
+    let mut args = words(&peer)[1..].to_vec();
+    args.extend(["--listen", "/ip4/127.0.0.1/tcp/0", "--metrics-addr", "off"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let second = ServiceProcess::start(dir.path(), &args, |l| relay_tcp_addr(l).is_some());
+    drop(second);
+
+    // The TOML shown.
+    let doc = read("docs/relay-operator.md");
+    let toml = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a TOML block");
+    let toml = localize(toml).replace("127.0.0.1:9464", "off");
+    std::fs::write(dir.path().join("relay.toml"), &toml).unwrap();
+    drop(relay);
+    let from_file = ServiceProcess::start(
+        dir.path(),
+        &["relay", "--config", &format!("{d}/relay.toml")],
+        |l| relay_tcp_addr(l).is_some(),
+    );
+    assert!(
+        from_file.banner[0].ends_with(&peer_id),
+        "{:?}",
+        from_file.banner
+    );
+}
+
+/// docs/deployment.md's `agenthost` lines and the systemd env-file example are accepted.
+#[test]
+fn deployment_doc_commands_are_accepted() {
+    let host = HostProcess::start(&["--demo", "--no-mdns"]);
+    let key = host.dir.path().join(".agenthost/keys/agent.key");
+    let commands = doc_commands("docs/deployment.md", "agenthost ");
+    assert!(!commands.is_empty());
+    for command in commands {
+        let command = command.replace("/var/lib/agenthost/keys/agent.key", key.to_str().unwrap());
+        let (ok, text) = run(Command::new(agenthost_bin()).args(&words(&command)[1..]));
+        assert!(ok, "{command}: {text}");
+        assert!(text.contains(&host.address), "{command}: {text}");
+    }
+    // AGENT_ARGS is what follows `agenthost host`: its flags must parse (help before `--`).
+    let doc = read("docs/deployment.md");
+    let agent_args = doc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("AGENT_ARGS="))
+        .expect("an AGENT_ARGS example");
+    let mut args = vec!["host".to_owned()];
+    let (flags, command) = agent_args.split_once(" -- ").unwrap_or((agent_args, ""));
+    args.extend(words(flags));
+    args.push("--help".into());
+    if !command.is_empty() {
+        args.push("--".into());
+        args.extend(words(command));
+    }
+    let (ok, text) = run(Command::new(agenthost_bin()).args(&args));
+    assert!(ok, "AGENT_ARGS={agent_args}: {text}");
 }
