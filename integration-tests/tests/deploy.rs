@@ -140,8 +140,13 @@ fn compose_file_is_valid_and_wires_a_relay_an_agent_and_a_gateway() {
             "{name}: tini stays PID 1, the script execs agenthost"
         );
     }
-    // The host's shutdown grace period is 30 s: compose must wait longer before SIGKILL.
-    assert!(seconds(&services["agent"]["stop_grace_period"]) > 30);
+    // Compose must wait longer than the host's grace period before SIGKILL.
+    let grace: u64 = services["agent"]["environment"]["AGENTHOST_GRACE_PERIOD"]
+        .as_str()
+        .expect("the agent's AGENTHOST_GRACE_PERIOD")
+        .parse()
+        .unwrap();
+    assert!(seconds(&services["agent"]["stop_grace_period"]) > grace);
     assert_eq!(
         services["relay"]["build"]["dockerfile"],
         "deploy/Dockerfile"
@@ -259,6 +264,11 @@ fn start_script(
         .args(entrypoint[3..].iter().map(|a| a.as_str().unwrap()))
         .arg(script)
         .current_dir(&local.dir);
+    if let Some(environment) = config["services"][service]["environment"].as_object() {
+        for (key, value) in environment {
+            shell.env(key, value.as_str().unwrap_or_default());
+        }
+    }
     ServiceProcess::spawn(&mut shell, ready)
 }
 
@@ -397,6 +407,35 @@ fn units_with_real_binary() -> tempfile::TempDir {
     dir
 }
 
+/// A unit's ExecStart arguments after `/usr/local/bin/agenthost`, `$VARS` expanded from its
+/// `Environment=` lines as systemd does with no env file (an unset one vanishes), and those
+/// variables.
+fn unit_command(unit: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let env: Vec<(String, String)> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("Environment="))
+        .filter_map(|l| {
+            let (k, v) = l.trim_matches('"').split_once('=')?;
+            Some((k.to_owned(), v.to_owned()))
+        })
+        .collect();
+    let args = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart=/usr/local/bin/agenthost "))
+        .expect("ExecStart")
+        .split_whitespace()
+        .flat_map(|word| match word.strip_prefix('$') {
+            Some(var) => env
+                .iter()
+                .find(|(k, _)| k == var)
+                .map(|(_, v)| v.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
+            None => vec![word.to_owned()],
+        })
+        .collect();
+    (args, env)
+}
+
 #[test]
 fn systemd_units_pass_systemd_analyze_verify_and_security() {
     let Some(analyze) = tool("systemd-analyze", "systemd units") else {
@@ -446,7 +485,7 @@ fn systemd_units_pass_systemd_analyze_verify_and_security() {
             .current_dir(dir.path()));
         assert!(ok, "{unit}: exposure above 2.0:\n{report}");
     }
-    // The host's grace period is 30 s: systemd must wait longer before SIGKILL.
+    // systemd must wait longer than the host's grace period before SIGKILL.
     let agent = read("deploy/systemd/agenthost.service");
     let stop: u64 = agent
         .lines()
@@ -454,8 +493,28 @@ fn systemd_units_pass_systemd_analyze_verify_and_security() {
         .expect("TimeoutStopSec")
         .parse()
         .unwrap();
-    assert!(stop > 30, "TimeoutStopSec={stop}");
     assert!(agent.contains("EnvironmentFile=-/etc/agenthost/agent.env"));
+    // The agent's settings with the unit's defaults (no env file): data in the state folder,
+    // a grace period shorter than TimeoutStopSec.
+    let (args, env) = unit_command(&agent);
+    assert_eq!(args[0], "host");
+    let (ok, settings) = run(Command::new(agenthost_bin())
+        .arg("config")
+        .args(&args[1..])
+        .env_clear()
+        .envs(env)
+        .current_dir(dir.path()));
+    assert!(ok, "{settings}");
+    let data_dir = r#"data_dir              = "/var/lib/agenthost"  (env AGENTHOST_DATA_DIR)"#;
+    assert!(settings.lines().any(|l| l == data_dir), "{settings}");
+    let grace: u64 = settings
+        .lines()
+        .find_map(|l| l.strip_prefix("grace_period          = "))
+        .and_then(|v| v.split_whitespace().next())
+        .expect("grace_period")
+        .parse()
+        .unwrap();
+    assert!(stop > grace, "TimeoutStopSec={stop}, grace period {grace}");
 }
 
 /// The ExecStart lines, with their default Environment= (what runs with no env file), parse.
@@ -463,33 +522,7 @@ fn systemd_units_pass_systemd_analyze_verify_and_security() {
 fn systemd_units_default_command_lines_are_accepted_by_agenthost() {
     for unit in UNITS {
         let text = read(&format!("deploy/systemd/{unit}"));
-        let mut exec: Vec<String> = text
-            .lines()
-            .find_map(|l| l.strip_prefix("ExecStart=/usr/local/bin/agenthost "))
-            .unwrap()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        // Expand $VARS from Environment= lines (unset ones vanish, as in systemd).
-        let env: Vec<(String, String)> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("Environment="))
-            .filter_map(|l| {
-                let (k, v) = l.trim_matches('"').split_once('=')?;
-                Some((k.to_owned(), v.to_owned()))
-            })
-            .collect();
-        exec = exec
-            .into_iter()
-            .flat_map(|word| match word.strip_prefix('$') {
-                Some(var) => env
-                    .iter()
-                    .find(|(k, _)| k == var)
-                    .map(|(_, v)| v.split_whitespace().map(str::to_owned).collect())
-                    .unwrap_or_default(),
-                None => vec![word],
-            })
-            .collect();
+        let (mut exec, _) = unit_command(&text);
         // `--help` after the subcommand's arguments: clap parses them all, then prints help.
         exec.push("--help".into());
         let (ok, text) = run(Command::new(agenthost_bin()).args(&exec));
@@ -942,9 +975,35 @@ fn dockerfile_is_multi_stage_non_root_with_a_data_volume_and_a_real_healthcheck(
     );
     assert_eq!(values("VOLUME"), ["/data"]);
     assert_eq!(values("WORKDIR"), ["/data"]);
-    assert!(values("ENV")
+    // The image's environment, as the host reads it with the image's CMD: /data and the P2P
+    // port that EXPOSE names.
+    let env: Vec<(String, String)> = values("ENV")
         .iter()
-        .any(|e| e.contains("AGENTHOST_DATA_DIR=/data")));
+        .flat_map(|e| e.split_whitespace())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').expect("ENV key=value");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let cmd: Vec<String> = serde_json::from_str(values("CMD")[0]).expect("CMD in exec form");
+    assert_eq!(cmd[0], "host");
+    let (ok, settings) = run(Command::new(agenthost_bin())
+        .arg("config")
+        .args(&cmd[1..])
+        .envs(env.iter().cloned())
+        .current_dir(repo().join("deploy")));
+    assert!(
+        ok,
+        "agenthost config with the image's ENV and CMD: {settings}"
+    );
+    for line in [
+        r#"data_dir              = "/data"  (env AGENTHOST_DATA_DIR)"#,
+        r#"listen                = ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"]  (env AGENTHOST_LISTEN)"#,
+        "mdns                  = false  (env AGENTHOST_MDNS)",
+        "port                  = 8000  (default)",
+    ] {
+        assert!(settings.lines().any(|l| l == line), "{line}\n{settings}");
+    }
     assert_eq!(values("EXPOSE"), ["8000/tcp 4001/tcp 4001/udp"]);
     let copy_bins = values("COPY");
     assert_eq!(
@@ -1121,7 +1180,7 @@ fn relay_operator_doc_commands_work() {
     );
 }
 
-/// docs/deployment.md's `agenthost` lines and the systemd env-file example are accepted.
+/// docs/deployment.md's `agenthost` lines run, and its agent.env example is accepted.
 #[test]
 fn deployment_doc_commands_are_accepted() {
     let host = HostProcess::start(&["--demo", "--no-mdns"]);
@@ -1134,20 +1193,35 @@ fn deployment_doc_commands_are_accepted() {
         assert!(ok, "{command}: {text}");
         assert!(text.contains(&host.address), "{command}: {text}");
     }
-    // AGENT_ARGS is what follows `agenthost host`: its flags must parse (help before `--`).
+    // The agent.env example, as the unit would pass it: `agenthost config $AGENT_ARGS` with its
+    // variables accepts every value.
     let doc = read("docs/deployment.md");
-    let agent_args = doc
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("AGENT_ARGS="))
-        .expect("an AGENT_ARGS example");
-    let mut args = vec!["host".to_owned()];
-    let (flags, command) = agent_args.split_once(" -- ").unwrap_or((agent_args, ""));
-    args.extend(words(flags));
-    args.push("--help".into());
-    if !command.is_empty() {
-        args.push("--".into());
-        args.extend(words(command));
+    let block = doc
+        .split("`AGENTHOST_*` variable:\n\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("the agent.env example");
+    let mut env = Vec::new();
+    let mut args = vec!["config".to_owned()];
+    for line in block.lines() {
+        let (key, value) = line.trim().split_once('=').expect("KEY=value");
+        if key == "AGENT_ARGS" {
+            args.extend(words(value));
+        } else {
+            assert!(key.starts_with("AGENTHOST_"), "{key}");
+            env.push((key.to_owned(), value.to_owned()));
+        }
     }
-    let (ok, text) = run(Command::new(agenthost_bin()).args(&args));
-    assert!(ok, "AGENT_ARGS={agent_args}: {text}");
+    assert!(env.len() >= 3, "{block}");
+    let (ok, settings) = run(Command::new(agenthost_bin())
+        .args(&args)
+        .envs(env.iter().cloned())
+        .current_dir(host.dir.path()));
+    assert!(ok, "agent.env example: {settings}");
+    for (key, _) in &env {
+        assert!(
+            settings.contains(&format!("(env {key})")),
+            "{key} not used:\n{settings}"
+        );
+    }
 }
