@@ -1178,6 +1178,23 @@ fn relay_operator_doc_commands_work() {
         "{:?}",
         from_file.banner
     );
+
+    // "A bad config stops the relay at once with status 78 and a message naming the key."
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[limits]\nmax_circuit_duration_secs = 0\n",
+    )
+    .unwrap();
+    let out = Command::new(agenthost_bin())
+        .args(["relay", "--config", &format!("{d}/bad.toml")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: config key `limits.max_circuit_duration_secs`"),
+        "{stderr}"
+    );
 }
 
 /// docs/deployment.md's `agenthost` lines run, and its agent.env example is accepted.
