@@ -905,14 +905,36 @@ fn dockerfile_is_multi_stage_non_root_with_a_data_volume_and_a_real_healthcheck(
             .collect()
     };
 
-    // The Rust version is the workspace's minimum.
-    let cargo_toml = read("Cargo.toml");
-    let msrv = cargo_toml
-        .lines()
-        .find_map(|l| l.strip_prefix("rust-version = "))
+    // The builder's Rust is new enough for every locked dependency (cargo refuses a package
+    // whose rust-version is newer than the compiler).
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let (ok, metadata) = run(Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(repo()));
+    assert!(ok, "cargo metadata: {metadata}");
+    let metadata: Value = serde_json::from_str(metadata.lines().next().unwrap()).unwrap();
+    let version =
+        |text: &str| -> Vec<u32> { text.split('.').map(|n| n.parse().unwrap()).collect() };
+    let (needed, by) = metadata["packages"]
+        .as_array()
         .unwrap()
-        .trim_matches('"');
-    assert!(instructions.contains(&("ARG".into(), format!("RUST_VERSION={msrv}"))));
+        .iter()
+        .filter_map(|p| Some((version(p["rust_version"].as_str()?), p["name"].to_string())))
+        .max()
+        .expect("rust-versions");
+    let arg = instructions
+        .iter()
+        .find_map(|(op, v)| {
+            (op == "ARG")
+                .then(|| v.strip_prefix("RUST_VERSION="))
+                .flatten()
+        })
+        .expect("ARG RUST_VERSION=");
+    assert!(
+        version(arg) >= needed,
+        "RUST_VERSION={arg}, but {by} needs {needed:?}"
+    );
+    let cargo_toml = read("Cargo.toml");
 
     // The dependency layer: every workspace member's manifest copied and stubbed.
     let members_line = cargo_toml
