@@ -7,18 +7,17 @@ use agenthost_identity::{Address, MemoryReplayLedger};
 use agenthost_node::AgentService;
 use axum::{
     extract::{DefaultBodyLimit, State},
-    http::{header, HeaderName, Method},
     middleware,
     routing::get,
     Json, Router,
 };
 use serde_json::json;
 use tokio::net::TcpListener;
-use tower_http::cors::{Any, CorsLayer};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    cors::GatewayCors,
     error::{no_route, wrong_method},
     live_turns::LiveTurns,
     metrics::{self, Metrics},
@@ -93,7 +92,7 @@ impl Gateway {
                 state.clone(),
                 metrics::track,
             ))
-            .layer(cors())
+            .layer(GatewayCors::new())
             .with_state(state)
     }
 
@@ -139,22 +138,4 @@ async fn gateway_health(State(state): State<GatewayState>) -> Json<serde_json::V
         "gateway": true,
         "uptime": state.started.elapsed().as_secs(),
     }))
-}
-
-/// WIRE.md §3: any origin; GET, POST, OPTIONS; content-type, authorization and the x-co-*
-/// headers of signed GETs.
-fn cors() -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            HeaderName::from_static("x-co-from"),
-            HeaderName::from_static("x-co-signature"),
-            HeaderName::from_static("x-co-timestamp"),
-            HeaderName::from_static("x-co-to"),
-            HeaderName::from_static("x-co-request-id"),
-        ])
-        .expose_headers([header::RETRY_AFTER])
 }

@@ -184,6 +184,23 @@ async fn cors_404_405_and_bad_bodies_are_json() {
         .to_lowercase();
     assert!(allowed.contains("x-co-signature") && allowed.contains("content-type"));
 
+    // A cross-origin GET gets tower-http's CORS headers; a request without Origin (curl, an
+    // SDK) only the constant allow-origin, the same answer a CORS request would read.
+    let cross = client
+        .get(format!("{url}/health"))
+        .header("origin", "https://example.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        cross.headers()["access-control-expose-headers"],
+        "retry-after"
+    );
+    let plain = client.get(format!("{url}/health")).send().await.unwrap();
+    assert_eq!(plain.headers()["access-control-allow-origin"], "*");
+    assert!(plain.headers().get("vary").is_none());
+
     let (status, body) = json_of(client.get(format!("{url}/nowhere")).send().await.unwrap()).await;
     assert_eq!(status, 404);
     assert!(body["error"].is_string());

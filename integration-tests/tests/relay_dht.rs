@@ -22,8 +22,11 @@ fn an_agent_listed_on_one_relay_is_called_through_another_relay_of_the_dht() {
     let dir = tempfile::tempdir().unwrap();
     let ready = Duration::from_secs(30);
     let (_r1, r1) = relay(dir.path(), "r1", &[]);
-    // R2 knows R1; R1 learns R2 when R2 connects (identify says R2 speaks the DHT).
-    let (_r2, r2) = relay(dir.path(), "r2", &[&r1]);
+    // R2 knows R1, by name (relays resolve /dns4 peers); R1 learns R2 when R2 connects
+    // (identify says R2 speaks the DHT).
+    let r1_by_name = r1.replacen("/ip4/127.0.0.1/", "/dns4/localhost/", 1);
+    assert_ne!(r1_by_name, r1, "R1 listens on loopback: {r1}");
+    let (_r2, r2) = relay(dir.path(), "r2", &[&r1_by_name]);
     let (_r3, r3) = relay(dir.path(), "r3", &[]);
 
     let host_dir = tempfile::tempdir().unwrap();

@@ -883,7 +883,7 @@ impl NodeTask {
                 let before = reach.verdict();
                 match result {
                     Ok(()) => {
-                        tracing::debug!(addr = %tested_addr, %server, "address reachable from outside (AutoNAT)");
+                        tracing::info!(addr = %tested_addr, %server, "address reachable from outside (AutoNAT)");
                         reach.refuted.retain(|a| a != &tested_addr);
                         if !reach.confirmed.contains(&tested_addr) {
                             reach.confirmed.push(tested_addr);

@@ -61,6 +61,9 @@ pub fn build(
         )
         .map_err(|e| StartError::Transport(e.to_string()))?
         .with_quic()
+        // Peers and announce addresses may be names (`/dns4/relay2.example.com/...`).
+        .with_dns()
+        .map_err(|e| StartError::Transport(e.to_string()))?
         .with_bandwidth_metrics(registry)
         .with_behaviour(|key| {
             let local = key.public().to_peer_id();
