@@ -774,24 +774,14 @@ fn nginx_config_serves_input_and_websocket_over_tls_in_front_of_a_real_agent() {
             "echo: ".len() + big.len()
         );
 
-        let health: Value = client
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let get = |path: &str| {
+            let request = client.get(format!("{base}{path}"));
+            async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        let health = get("/health").await;
         assert_eq!(health["status"], "healthy");
         // Host and X-Forwarded-Proto reach the gateway: it names itself as the client sees it.
-        let info: Value = client
-            .get(format!("{base}/info"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let info = get("/info").await;
         assert_eq!(info["endpoints"], json!([base]), "{info}");
 
         // A WebSocket turn: the upgrade passes, chunks stream, PINGs (every 0.5 s here) flow.

@@ -47,27 +47,43 @@ fn wait_for_line(host: &HostProcess, prefix: &str) {
     }
 }
 
-#[tokio::test]
-async fn sigterm_lets_a_run_finish_refuses_new_ones_and_exits_0() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
+/// A host of `sh -c <script>` with `--grace-period <grace>` in `dir`, and one run of it in
+/// flight: the host, its URL, the pending answer and the run's session id.
+async fn host_with_a_run(
+    dir: &Arc<tempfile::TempDir>,
+    grace: &str,
+    script: &str,
+) -> (
+    HostProcess,
+    String,
+    tokio::task::JoinHandle<(u16, Value)>,
+    String,
+) {
     let host = HostProcess::start_in(
-        Arc::clone(&dir),
+        Arc::clone(dir),
         &[
             "--no-mdns",
             "--grace-period",
-            "20",
+            grace,
             "--",
             "sh",
             "-c",
-            "sleep 2; echo slept",
+            script,
         ],
     );
     let url = host.http.clone().unwrap();
     let in_flight = tokio::spawn({
         let url = url.clone();
-        async move { post_input(&url, "first").await }
+        async move { post_input(&url, "a run").await }
     });
     let id = wait_running(&url).await;
+    (host, url, in_flight, id)
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_run_finish_refuses_new_ones_and_exits_0() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let (host, url, in_flight, id) = host_with_a_run(&dir, "20", "sleep 2; echo slept").await;
 
     host.sigterm();
     wait_for_line(&host, "Shutting down");
@@ -99,24 +115,7 @@ async fn sigterm_lets_a_run_finish_refuses_new_ones_and_exits_0() {
 #[tokio::test]
 async fn sigterm_interrupts_runs_past_the_grace_period_and_records_them() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
-    let host = HostProcess::start_in(
-        Arc::clone(&dir),
-        &[
-            "--no-mdns",
-            "--grace-period",
-            "0.5",
-            "--",
-            "sh",
-            "-c",
-            "sleep 60",
-        ],
-    );
-    let url = host.http.clone().unwrap();
-    let in_flight = tokio::spawn({
-        let url = url.clone();
-        async move { post_input(&url, "forever").await }
-    });
-    let id = wait_running(&url).await;
+    let (host, _url, in_flight, id) = host_with_a_run(&dir, "0.5", "sleep 60").await;
     host.sigterm();
 
     let (status, body) = in_flight.await.unwrap();
