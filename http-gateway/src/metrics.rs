@@ -1,13 +1,18 @@
 //! Prometheus metrics of the gateway (`GET /metrics`): requests by route and status, their
 //! latency, and open WebSockets.
 
-use std::time::Instant;
+use std::{
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, RwLock},
+    task::{ready, Context, Poll},
+    time::Instant,
+};
 
 use axum::{
-    body::Body,
     extract::{MatchedPath, Request, State},
     http::header,
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use prometheus_client::{
@@ -15,6 +20,7 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
+use tower::{Layer, Service};
 
 use crate::state::GatewayState;
 
@@ -45,33 +51,22 @@ fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
-/// The route template as a `&'static str`. Templates come from the router (never from the
-/// request), so the set is small and fixed; each is leaked once, on first sight.
-fn route_label(route: &str) -> &'static str {
-    static ROUTES: std::sync::OnceLock<std::sync::RwLock<std::collections::HashSet<&'static str>>> =
-        std::sync::OnceLock::new();
-    let routes = ROUTES.get_or_init(Default::default);
-    if let Some(found) = routes.read().ok().and_then(|set| set.get(route).copied()) {
-        return found;
-    }
-    let mut set = match routes.write() {
-        Ok(set) => set,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    if let Some(found) = set.get(route) {
-        return found;
-    }
-    let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
-    set.insert(leaked);
-    leaked
-}
-
 /// The gateway's metrics and their registry.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RouteLabels, Counter>,
     latency: Family<RouteOnly, Histogram>,
     websockets: Gauge,
+    /// Each route template's label and latency histogram, found with one lookup per request.
+    routes: RwLock<HashMap<String, Arc<RouteMetrics>>>,
+}
+
+/// What a request of one route records into.
+struct RouteMetrics {
+    /// The template, leaked once per route (the set comes from the router, never from
+    /// requests, so it is small and fixed) so labels are `&'static str`.
+    route: &'static str,
+    latency: Histogram,
 }
 
 impl Default for Metrics {
@@ -111,7 +106,28 @@ impl Metrics {
             requests,
             latency,
             websockets,
+            routes: RwLock::default(),
         }
+    }
+
+    fn route(&self, template: &str) -> Arc<RouteMetrics> {
+        if let Some(found) = self
+            .routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(template)
+        {
+            return Arc::clone(found);
+        }
+        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        let entry = routes.entry(template.to_owned()).or_insert_with(|| {
+            let route: &'static str = Box::leak(template.to_owned().into_boxed_str());
+            Arc::new(RouteMetrics {
+                route,
+                latency: self.latency.get_or_create(&RouteOnly { route }).clone(),
+            })
+        });
+        Arc::clone(entry)
     }
 
     pub fn ws_opened(&self) {
@@ -131,34 +147,107 @@ impl Metrics {
 }
 
 /// Counts and times every request by its route template (never the raw path: ids and
-/// addresses would make unbounded label sets).
-pub async fn track(
-    State(state): State<GatewayState>,
-    request: Request<Body>,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| route_label(p.as_str()));
-    let response = next.run(request).await;
-    state
-        .metrics
-        .requests
-        .get_or_create(&RouteLabels {
+/// addresses would make unbounded label sets). A tower layer rather than `from_fn`: no boxed
+/// future and no service clone per request.
+#[derive(Clone)]
+pub struct TrackLayer {
+    state: GatewayState,
+}
+
+impl TrackLayer {
+    pub fn new(state: GatewayState) -> Self {
+        TrackLayer { state }
+    }
+}
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Track<S> {
+    inner: S,
+    state: GatewayState,
+}
+
+impl<S, B, RB> Service<Request<B>> for Track<S>
+where
+    S: Service<Request<B>, Response = axum::http::Response<RB>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let method = method_label(request.method());
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| self.state.metrics.route(p.as_str()));
+        TrackFuture {
+            inner: self.inner.call(request),
+            started,
             method,
             route,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    state
-        .metrics
-        .latency
-        .get_or_create(&RouteOnly { route })
-        .observe(started.elapsed().as_secs_f64());
-    response
+            state: self.state.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub struct TrackFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        method: &'static str,
+        route: Option<Arc<RouteMetrics>>,
+        state: GatewayState,
+    }
+}
+
+impl<F, RB, E> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<axum::http::Response<RB>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let output = ready!(this.inner.poll(cx));
+        if let Ok(response) = &output {
+            let metrics = &this.state.metrics;
+            let route = this.route.as_ref().map_or("unmatched", |r| r.route);
+            metrics
+                .requests
+                .get_or_create(&RouteLabels {
+                    method: this.method,
+                    route,
+                    status: response.status().as_u16(),
+                })
+                .inc();
+            let elapsed = this.started.elapsed().as_secs_f64();
+            match this.route {
+                Some(r) => r.latency.observe(elapsed),
+                None => metrics
+                    .latency
+                    .get_or_create(&RouteOnly { route })
+                    .observe(elapsed),
+            }
+        }
+        Poll::Ready(output)
+    }
 }
 
 /// `GET /metrics`.

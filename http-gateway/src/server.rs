@@ -7,7 +7,6 @@ use agenthost_identity::{Address, MemoryReplayLedger};
 use agenthost_node::AgentService;
 use axum::{
     extract::{DefaultBodyLimit, State},
-    middleware,
     routing::get,
     Json, Router,
 };
@@ -88,10 +87,7 @@ impl Gateway {
             .fallback(no_route)
             .method_not_allowed_fallback(wrong_method)
             .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                metrics::track,
-            ))
+            .layer(metrics::TrackLayer::new(state.clone()))
             .layer(GatewayCors::new())
             .with_state(state)
     }

@@ -151,6 +151,15 @@ async fn plain_routes_answer_with_the_wire_shapes() {
         ),
         "{text}"
     );
+    // Latency is kept per route template, never per raw path.
+    assert!(
+        text.contains(r#"agenthost_gateway_http_request_duration_seconds_count{route="/input"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_request_duration_seconds_count{route="/sessions/{id}"}"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]
