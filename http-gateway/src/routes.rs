@@ -127,7 +127,7 @@ fn path_param(params: &RawPathParams, name: &str) -> Option<String> {
         (status = 429, description = "rate limited (Retry-After)", body = ErrorBody),
         (status = 500, description = "the agent failed", body = ErrorBody),
         (status = 502, description = "agent unreachable", body = ErrorBody),
-        (status = 503, description = "overloaded (Retry-After)", body = ErrorBody),
+        (status = 503, description = "overloaded, shutting down (unavailable) or interrupted by shutdown or reload (Retry-After)", body = ErrorBody),
         (status = 504, description = "agent timed out", body = ErrorBody),
     )
 )]
