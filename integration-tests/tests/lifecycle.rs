@@ -1,7 +1,8 @@
 //! A hosted agent's life as an operator sees it, against real `agenthost host` processes:
 //! graceful shutdown on SIGTERM (runs finish within the grace period or are recorded
 //! `interrupted`, exit code 0), `--reload` retiring runs of edited files while the address and
-//! the sessions stay, and settings taken from each of their four places.
+//! the sessions stay, a stop that leaves the relays' directories, and settings taken from each
+//! of their four places.
 
 use std::{sync::Arc, time::Duration};
 
@@ -258,4 +259,73 @@ async fn each_setting_place_is_named_and_used_by_the_host() {
         err.contains("env AGENTHOST_RESULT_TTL: result_ttl:"),
         "{err}"
     );
+}
+
+/// The agent's signed record in the relay's directory, as a fresh peer looking it up sees it.
+async fn directory_record(relay_addr: &str, address: &str) -> Vec<agenthost::Multiaddr> {
+    use agenthost::node::{Node, NodeConfig};
+    let relay: agenthost::Multiaddr = relay_addr.parse().unwrap();
+    let Some(libp2p::multiaddr::Protocol::P2p(relay_id)) = relay.iter().last() else {
+        panic!("no /p2p in {relay_addr}");
+    };
+    let mut config = NodeConfig::new(agenthost::AgentKey::generate());
+    config.mdns = false;
+    config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
+    let node = Node::start(config).await.unwrap();
+    node.handle()
+        .connect_identified(relay_id, vec![relay.clone()], Duration::from_secs(10))
+        .await
+        .unwrap();
+    let records = node
+        .handle()
+        .discover(relay_id, address.to_owned(), Duration::from_secs(10))
+        .await
+        .unwrap_or_default();
+    records.into_iter().flat_map(|r| r.addrs).collect()
+}
+
+#[tokio::test]
+async fn sigterm_leaves_the_relays_directory_where_a_crash_would_stay_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, relay_addr) = agenthost_integration_tests::ServiceProcess::relay(dir.path());
+    let args = [
+        "--demo",
+        "--no-mdns",
+        "--no-http",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--relay",
+        relay_addr.as_str(),
+    ];
+    let listed = |host: &HostProcess| {
+        let address = host.address.clone();
+        let relay_addr = relay_addr.clone();
+        async move {
+            for _ in 0..100 {
+                if !directory_record(&relay_addr, &address).await.is_empty() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("the agent never appeared in the relay's directory");
+        }
+    };
+
+    // A crash (SIGKILL) leaves the record behind until its TTL...
+    let crashed = HostProcess::start(&args);
+    listed(&crashed).await;
+    let crashed_address = crashed.address.clone();
+    crashed.kill_hard();
+    assert!(!directory_record(&relay_addr, &crashed_address)
+        .await
+        .is_empty());
+
+    // ...a graceful stop takes it out at once.
+    let stopped = HostProcess::start(&args);
+    listed(&stopped).await;
+    let address = stopped.address.clone();
+    stopped.sigterm();
+    let (exit, lines) = stopped.wait_exit(Duration::from_secs(20));
+    assert!(exit.success(), "exit {exit:?}; {lines:?}");
+    assert!(directory_record(&relay_addr, &address).await.is_empty());
 }
