@@ -154,6 +154,9 @@ impl<A: Agent> Host<A> {
         if set("http") {
             self = self.http(s.http);
         }
+        if set("trusted_proxies") {
+            self = self.trusted_proxies(s.trusted_proxies.clone());
+        }
         if set("workers") {
             self = self.workers(s.workers);
         }
@@ -278,6 +281,13 @@ impl<A: Agent> Host<A> {
                 DEFAULT_HTTP_PORT,
             )),
         };
+        self
+    }
+
+    /// Reverse proxies (nginx, Caddy) whose `X-Forwarded-For` names the HTTP client. Without
+    /// them a proxy on this machine makes every client look local to `careful` trust.
+    pub fn trusted_proxies(mut self, proxies: Vec<IpAddr>) -> Self {
+        self.gateway.trusted_proxies = proxies;
         self
     }
 

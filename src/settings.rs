@@ -86,7 +86,7 @@ impl fmt::Display for LogFormat {
 
 /// Every key, in the order `agenthost config` prints them, with its environment variable.
 /// The flag is the key in kebab case (`--result-ttl`), except the lists' singular flags
-/// (`--relay`, `--listen`, `--whitelist`, `--blacklist`: repeat them) and the switches
+/// (`--relay`, `--listen`, `--whitelist`, `--blacklist`, `--trusted-proxy`: repeat them) and the switches
 /// `--no-http`, `--no-mdns`, `--reload`.
 pub const KEYS: &[(&str, &str)] = &[
     ("name", "AGENTHOST_NAME"),
@@ -98,6 +98,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("port", "AGENTHOST_PORT"),
     ("http_bind", "AGENTHOST_HTTP_BIND"),
     ("http", "AGENTHOST_HTTP"),
+    ("trusted_proxies", "AGENTHOST_TRUSTED_PROXIES"),
     ("workers", "AGENTHOST_WORKERS"),
     ("queue", "AGENTHOST_QUEUE"),
     ("result_ttl", "AGENTHOST_RESULT_TTL"),
@@ -133,6 +134,8 @@ pub struct Settings {
     pub port: u16,
     pub http_bind: IpAddr,
     pub http: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the HTTP client (empty: none).
+    pub trusted_proxies: Vec<IpAddr>,
     pub workers: usize,
     pub queue: usize,
     pub result_ttl: Duration,
@@ -174,6 +177,7 @@ impl Default for Settings {
             port: DEFAULT_HTTP_PORT,
             http_bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             http: true,
+            trusted_proxies: Vec::new(),
             workers: 16,
             queue: 128,
             result_ttl: DEFAULT_RESULT_TTL,
@@ -336,6 +340,9 @@ impl Settings {
             "port" => self.port = raw.number("a port number 0-65535")?,
             "http_bind" => self.http_bind = raw.parsed("an IP address such as 127.0.0.1")?,
             "http" => self.http = raw.boolean()?,
+            "trusted_proxies" => {
+                self.trusted_proxies = raw.list_of("an IP address such as 127.0.0.1")?
+            }
             "workers" => {
                 self.workers = raw.number("a whole number of workers, at least 1")?;
                 if self.workers == 0 {
@@ -440,6 +447,7 @@ impl Settings {
             "port" => self.port.to_string(),
             "http_bind" => quoted(self.http_bind),
             "http" => self.http.to_string(),
+            "trusted_proxies" => list(&self.trusted_proxies),
             "workers" => self.workers.to_string(),
             "queue" => self.queue.to_string(),
             "result_ttl" => secs(self.result_ttl),

@@ -12,8 +12,10 @@
 //!   turn's frames for rejoining clients and never lets a slow socket slow the agent;
 //! - `error.rs`: agent error codes to HTTP statuses, JSON bodies for every error;
 //! - `openapi.rs` + `schemas.rs`: `/openapi.json`, built from the handlers' annotations;
-//!   `metrics.rs`: `/metrics` in Prometheus format; `cors.rs`: CORS where it applies.
+//!   `metrics.rs`: `/metrics` in Prometheus format; `cors.rs`: CORS where it applies;
+//!   `client_addr.rs`: the client's address through trusted reverse proxies.
 
+mod client_addr;
 mod cors;
 mod error;
 mod live_turns;

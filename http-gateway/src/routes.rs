@@ -7,7 +7,7 @@ use agenthost_node::frame::SignedFields;
 use agenthost_node::{trust::Transport, Caller, Frame, InputRequest, Reply, Request};
 use axum::{
     body::Bytes,
-    extract::{rejection::BytesRejection, ConnectInfo, OriginalUri, RawPathParams, State},
+    extract::{rejection::BytesRejection, OriginalUri, RawPathParams, State},
     http::{header, HeaderMap, Method},
     response::{Html, IntoResponse, Response},
     Json,
@@ -16,6 +16,7 @@ use futures::FutureExt;
 use serde_json::{json, Value};
 
 use crate::{
+    client_addr::ClientAddr,
     error::{ApiError, ErrorBody},
     schemas::{
         CancelBody, DiscoveryBody, HealthBody, InfoBody, InputBody, InputResponse,
@@ -49,16 +50,14 @@ pub struct RequestMeta {
     pub headers: HeaderMap,
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestMeta {
+impl axum::extract::FromRequestParts<GatewayState> for RequestMeta {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        state: &S,
+        state: &GatewayState,
     ) -> Result<Self, Self::Rejection> {
-        let ConnectInfo(remote) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::internal("no peer address on this connection"))?;
+        let ClientAddr(remote) = ClientAddr::from_request_parts(parts, state).await?;
         let OriginalUri(uri) = OriginalUri::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::internal("no request URI"))?;
@@ -134,7 +133,7 @@ fn path_param(params: &RawPathParams, name: &str) -> Option<String> {
 pub async fn post_input(
     State(state): State<GatewayState>,
     agent: TargetAgent,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ClientAddr(remote): ClientAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<InputResponse>, ApiError> {
     let body = body?;
@@ -298,7 +297,7 @@ pub async fn cancel_session(
 pub async fn get_health(
     State(state): State<GatewayState>,
     agent: TargetAgent,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ClientAddr(remote): ClientAddr,
 ) -> Result<Json<Value>, ApiError> {
     // HEALTH passes no door: the caller's facts are never read, so the remote address is not
     // even formatted (this route is what load balancers hit hardest).
@@ -324,7 +323,7 @@ pub async fn get_health(
 pub async fn get_info(
     State(state): State<GatewayState>,
     agent: TargetAgent,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ClientAddr(remote): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let reply = agent.service.call(Request::Info {}, http_caller(remote));
@@ -374,7 +373,7 @@ pub async fn get_docs() -> Response {
 pub async fn discover_agent(
     State(state): State<GatewayState>,
     params: RawPathParams,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ClientAddr(remote): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Json<DiscoveryBody>, ApiError> {
     let text = path_param(&params, "address").unwrap_or_default();

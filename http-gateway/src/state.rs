@@ -23,6 +23,9 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     /// How long a finished turn stays rejoinable over WebSocket (its events replayed).
     pub replay_window: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`client_addr.rs`); empty:
+    /// the TCP peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for GatewayConfig {
@@ -34,6 +37,7 @@ impl Default for GatewayConfig {
             ws_send_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(600),
             replay_window: Duration::from_secs(300),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -13,7 +13,7 @@ use agenthost_node::{Frame, InputRequest, Request};
 use axum::{
     extract::{
         ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
-        ConnectInfo, State,
+        State,
     },
     response::{IntoResponse, Response},
 };
@@ -22,6 +22,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
+    client_addr::ClientAddr,
     error::ApiError,
     live_turns::{LiveTurn, Subscription},
     routes::http_caller,
@@ -33,7 +34,7 @@ use crate::{
 pub async fn ws_agent(
     State(state): State<GatewayState>,
     agent: TargetAgent,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ClientAddr(remote): ClientAddr,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     upgrade_socket(state, Some(agent), remote, upgrade)
@@ -42,7 +43,7 @@ pub async fn ws_agent(
 /// `GET /ws/input`: frames name their agent with a top-level `to`.
 pub async fn ws_routed(
     State(state): State<GatewayState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ClientAddr(remote): ClientAddr,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     upgrade_socket(state, None, remote, upgrade)

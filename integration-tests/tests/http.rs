@@ -541,3 +541,31 @@ async fn a_failing_agent_is_a_500_with_its_code() {
     assert_eq!(err["code"], "agent_error");
     assert!(err["error"].is_string());
 }
+
+#[tokio::test]
+async fn a_trusted_proxy_forwards_the_clients_address_to_careful_trust() {
+    let behind = HostProcess::start(&["--demo", "--no-mdns", "--trusted-proxy", "127.0.0.1"]);
+    let open = HostProcess::start(&["--demo", "--no-mdns"]);
+    let ask = |url: String, forwarded: Option<&'static str>| async move {
+        let mut request = Client::new()
+            .post(format!("{url}/input"))
+            .json(&json!({"prompt": "who am i"}));
+        if let Some(xff) = forwarded {
+            request = request.header("x-forwarded-for", xff);
+        }
+        json_of(request.send().await.unwrap()).await
+    };
+
+    // Through the trusted proxy, a remote client is anonymous and not local: careful refuses.
+    let (status, body) = ask(http(&behind), Some("203.0.113.9")).await;
+    assert_eq!(status, 401, "{body}");
+    // What a client writes left of the proxy's own entry is never read.
+    let (status, body) = ask(http(&behind), Some("127.0.0.1, 203.0.113.9")).await;
+    assert_eq!(status, 401, "{body}");
+    // The proxy's own request (no forwarded client) is local.
+    let (status, body) = ask(http(&behind), None).await;
+    assert_eq!(status, 200, "{body}");
+    // Without trusted proxies the header is ignored: the loopback peer is the client.
+    let (status, body) = ask(http(&open), Some("203.0.113.9")).await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -37,6 +37,9 @@ pub struct GatewayArgs {
     /// Disable LAN discovery of agents (mDNS).
     #[arg(long)]
     no_mdns: bool,
+    /// A reverse proxy whose X-Forwarded-For names the client (repeatable).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxy: Vec<IpAddr>,
 }
 
 fn parse_address(s: &str) -> Result<Address, String> {
@@ -65,7 +68,10 @@ async fn serve(args: GatewayArgs) -> anyhow::Result<()> {
     };
     let gateway = Gateway::remote(
         RemoteAgents::new(client, args.relay.clone(), lists),
-        GatewayConfig::default(),
+        GatewayConfig {
+            trusted_proxies: args.trusted_proxy.clone(),
+            ..GatewayConfig::default()
+        },
     );
     let bind = std::net::SocketAddr::new(args.http_bind, args.port);
     let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {

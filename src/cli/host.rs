@@ -41,6 +41,10 @@ pub struct HostArgs {
     /// No HTTP gateway: reachable over P2P only.
     #[arg(long)]
     no_http: bool,
+    /// A reverse proxy whose X-Forwarded-For names the client (repeatable), e.g. 127.0.0.1
+    /// for nginx on this machine.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxy: Vec<String>,
     /// Agent runs executing at once (default 16).
     #[arg(long, value_name = "N")]
     workers: Option<String>,
@@ -136,6 +140,7 @@ impl HostArgs {
             ("blacklist", &self.blacklist),
             ("relays", &self.relay),
             ("listen", &self.listen),
+            ("trusted_proxies", &self.trusted_proxy),
         ] {
             if !values.is_empty() {
                 flags.push((key, values.join(",")));
