@@ -16,7 +16,7 @@ use agenthost_node::{
     store::SessionStore,
     trust::{Gatekeeper, PolicyJudge, RateLimit, Trust, TrustConfig},
     Agent, AgentService, Dispatcher, DispatcherConfig, HostIdentity, Multiaddr, Node, NodeConfig,
-    PeerId, ServerConfig, WorkerLimits,
+    PeerId, ServerConfig, Verdict, WorkerLimits,
 };
 use anyhow::Context as _;
 
@@ -696,7 +696,7 @@ impl RunningHost {
         }
         let reach = self.node.handle().reachability();
         let how = match reach.verdict() {
-            "public" => format!(
+            Verdict::Public => format!(
                 "public (AutoNAT reached {})",
                 reach
                     .confirmed
@@ -705,11 +705,13 @@ impl RunningHost {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            "private" => "private (AutoNAT reached no address; callers come through relays)".into(),
-            _ if self.node.handle().relay_status().is_empty() => {
+            Verdict::Private => {
+                "private (AutoNAT reached no address; callers come through relays)".into()
+            }
+            Verdict::Unknown if self.node.handle().relay_status().is_empty() => {
                 "unknown (no relay to ask: reachable on this network; add --relay to be reachable from anywhere)".into()
             }
-            _ => "unknown (AutoNAT has not answered yet; changes are logged)".into(),
+            Verdict::Unknown => "unknown (AutoNAT has not answered yet; changes are logged)".into(),
         };
         lines.push(format!("reachability: {how}"));
         if let Some(url) = self.http_url() {
@@ -776,7 +778,7 @@ impl RunningHost {
                         | agenthost_node::RelayState::Retrying { .. }
                 )
             });
-            if relays_settled && handle.reachability().verdict() != "unknown" {
+            if relays_settled && handle.reachability().verdict() != Verdict::Unknown {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -229,6 +229,19 @@ pub fn agenthost(args: &[&str]) -> Output {
         .expect("running agenthost")
 }
 
+/// The stdout of a finished process that must have succeeded; otherwise panics showing both
+/// of its outputs.
+pub fn stdout_of_success(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Logs to the test output, filtered by `RUST_LOG` (silent by default).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -5,7 +5,7 @@
 
 use std::{path::Path, process::Command};
 
-use agenthost_integration_tests::HostProcess;
+use agenthost_integration_tests::{stdout_of_success, HostProcess};
 
 fn browser_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"))
@@ -46,13 +46,7 @@ fn the_docs_page_signs_like_the_wire_vectors() {
     if !tools_present() {
         return;
     }
-    let out = run_node(&["--test", "canonical.test.mjs"]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_of_success(&run_node(&["--test", "canonical.test.mjs"]));
 }
 
 #[test]
@@ -64,13 +58,8 @@ fn the_docs_page_chats_streams_and_signs_in_chromium() {
     let url = host.http.clone().expect("the host serves HTTP");
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docs-page");
     let out = run_node(&["docs_page.mjs", &url, shots.to_str().expect("utf-8 path")]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout_of_success(&out);
     println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     for shot in ["docs-desktop.png", "docs-phone.png", "docs-insecure.png"] {
         let path = shots.join(shot);
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

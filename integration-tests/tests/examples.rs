@@ -7,7 +7,8 @@ use std::{path::Path, process::Command, time::Duration};
 
 use agenthost::{AgentKey, Frame, Multiaddr};
 use agenthost_integration_tests::{
-    example_bin, get_json, openai_stub::OpenAiStub, signing::signed_body, HostProcess,
+    example_bin, get_json, openai_stub::OpenAiStub, signing::signed_body, stdout_of_success,
+    HostProcess,
 };
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -350,12 +351,7 @@ fn client_prints_the_answer_streamed_by_an_agent_it_calls_by_address() {
     let host = HostProcess::start(&["--demo", "--no-mdns"]);
     let addr = host.loopback_addr("tcp");
     let out = run_client(&[&host.address, &addr, "hello", "over", "p2p"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out);
     assert_eq!(stdout, "echo: hello over p2p\n");
 
     // Any spelling of the address works: here the PeerId.
@@ -578,12 +574,7 @@ fn js_ws_client_streams_in_chromium() {
         .spawn()
         .expect("running node");
     let out = wait_with_timeout(child, Duration::from_secs(90));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out);
     let outcome: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     assert_eq!(outcome["result"], "Turn 1: your prompt has 2 words.");
     let chunks = outcome["chunks"].as_array().unwrap();

@@ -240,10 +240,8 @@ impl<A: Agent> Dispatcher<A> {
 
 impl<A: Agent> AgentService for Dispatcher<A> {
     fn drain(&self, grace: Duration) -> BoxFuture<'static, RetireReport> {
-        let shared = Arc::clone(&self.shared);
-        shared.running.close();
-        let generation = shared.running.mark_for_retirement();
-        Box::pin(async move { shared.running.retire(generation, grace).await })
+        self.shared.running.close();
+        self.retire_runs(grace)
     }
 
     fn retire_runs(&self, grace: Duration) -> BoxFuture<'static, RetireReport> {

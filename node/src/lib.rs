@@ -65,7 +65,7 @@ pub use dht::{FoundRelay, KAD_PROTOCOL};
 pub use directory::PeerRecordAddrs;
 pub use dispatcher::{Dispatcher, DispatcherConfig, HostIdentity, SharedAddrs};
 pub use frame::{ErrorCode, ErrorFrame, FileInput, Frame, InputRequest, OutputFrame, Request};
-pub use node::{Node, NodeConfig, NodeError, NodeHandle, Reachability};
+pub use node::{Node, NodeConfig, NodeError, NodeHandle, Reachability, Verdict};
 pub use reply::Reply;
 pub use reservations::{RelayState, RelayStatus, SharedRelayStatus};
 pub use running_turns::RetireReport;

@@ -344,16 +344,35 @@ pub struct Reachability {
     pub refuted: Vec<Multiaddr>,
 }
 
+/// What [`Reachability`] amounts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Some address was reached from outside.
+    Public,
+    /// Tried, none reached: callers come through relays.
+    Private,
+    /// No AutoNAT server has answered yet.
+    Unknown,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Public => "public",
+            Verdict::Private => "private",
+            Verdict::Unknown => "unknown",
+        })
+    }
+}
+
 impl Reachability {
-    /// `public` (some address was reached from outside), `private` (tried, none reached:
-    /// callers come through relays) or `unknown` (no AutoNAT server asked yet).
-    pub fn verdict(&self) -> &'static str {
+    pub fn verdict(&self) -> Verdict {
         if !self.confirmed.is_empty() {
-            "public"
+            Verdict::Public
         } else if !self.refuted.is_empty() {
-            "private"
+            Verdict::Private
         } else {
-            "unknown"
+            Verdict::Unknown
         }
     }
 }
@@ -898,7 +917,7 @@ impl NodeTask {
                     }
                 }
                 if reach.verdict() != before {
-                    tracing::info!(reachability = reach.verdict(), confirmed = ?reach.confirmed, "reachability changed (AutoNAT)");
+                    tracing::info!(reachability = %reach.verdict(), confirmed = ?reach.confirmed, "reachability changed (AutoNAT)");
                 }
             }
             SwarmEvent::Dialing {

@@ -123,14 +123,11 @@ impl Reservations {
     /// The circuit listeners, forgotten here so a shutdown can close them without this list
     /// scheduling a new reservation; the relays are marked as given up.
     pub fn take_listeners(&mut self) -> Vec<ListenerId> {
-        let listeners = self
-            .relays
-            .iter_mut()
-            .filter_map(|r| {
-                r.retry_at = None;
-                r.listener.take()
-            })
-            .collect();
+        let mut listeners = Vec::new();
+        for relay in &mut self.relays {
+            relay.retry_at = None;
+            listeners.extend(relay.listener.take());
+        }
         self.publish();
         listeners
     }

@@ -17,15 +17,13 @@ pub trait AgentService: Send + Sync + 'static {
     /// Shutdown: refuses new runs (`unavailable`), lets the runs in flight finish within
     /// `grace`, then interrupts the rest (recorded `interrupted`). A service that runs nothing
     /// itself (a remote agent) has nothing to drain.
-    fn drain(&self, grace: Duration) -> BoxFuture<'static, RetireReport> {
-        let _ = grace;
+    fn drain(&self, _grace: Duration) -> BoxFuture<'static, RetireReport> {
         Box::pin(async { RetireReport::default() })
     }
 
     /// Reload: like [`AgentService::drain`] for the runs in flight now, while new runs are
     /// admitted as usual.
-    fn retire_runs(&self, grace: Duration) -> BoxFuture<'static, RetireReport> {
-        let _ = grace;
+    fn retire_runs(&self, _grace: Duration) -> BoxFuture<'static, RetireReport> {
         Box::pin(async { RetireReport::default() })
     }
 }
