@@ -67,7 +67,11 @@ async function makeNode (listen = []) {
     transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify(), ping: ping() }
+    // identify runs by itself on every new connection, and this script also asks explicitly
+    // (to print and check what the remote announces). With the default limit of one outbound
+    // identify stream per connection the two race, and the loser fails with
+    // TooManyOutboundProtocolStreamsError whenever the automatic one is still in flight.
+    services: { identify: identify({ maxOutboundStreams: 2 }), ping: ping() }
   })
   nodes.push(node)
   return node
