@@ -15,16 +15,19 @@
 //! - `store/cache.rs`: the moka cache of recent records and its consistency rule.
 //! - `store/replay.rs`: [`SqliteReplayLedger`], `agenthost_identity::ReplayLedger` on the
 //!   same database.
+//! - `store/spent.rs`: the replay ledger's index in memory, rebuilt from the log at open.
 //! - `store/stats.rs`: [`StoreStats`], counters of writes, commits, reads and cache hits
 //!   with the time spent inside SQLite (for metrics and the `store_bench` example).
 //!
-//! The database (schema version 1 in `PRAGMA user_version`): table `sessions` (one row per
+//! The database (schema version 2 in `PRAGMA user_version`): table `sessions` (one row per
 //! session id: owner, status, latest prompt, result or error, the conversation as JSON text,
 //! created/updated/expires in unix seconds, duration), indexed by id, by
 //! `(owner_key, updated DESC)` for listing (`owner_key` is a stable 64-bit hash of the owner,
 //! see `sql::owner_key`), by `expires` for sweeping and by a partial index on running rows
-//! for recovery; table `replay` (signature BLOB primary key, expires) indexed by `expires`.
-//! It is readable with the `sqlite3` shell.
+//! for recovery; table `replay_log` (signatures in arrival order with their expiry; the
+//! writer answers "was it used?" from its copy in memory, see `store/spent.rs`). Opening a
+//! version 1 database moves its `replay` table's live entries over. It is readable with
+//! the `sqlite3` shell.
 //!
 //! How it stays fast as records accumulate: every write goes to one writer thread that
 //! commits whatever is queued in one transaction (one WAL append for many writes); reads go
@@ -46,6 +49,7 @@ mod error;
 mod reader;
 mod record;
 mod replay;
+mod spent;
 mod sql;
 mod stats;
 mod writer;

@@ -703,3 +703,64 @@ fn open_reports_unusable_paths() {
     assert!(matches!(err, StoreError::CreateDir { .. }), "{err}");
     assert!(err.to_string().contains("a-file"), "{err}");
 }
+
+#[test]
+fn a_version_1_database_keeps_its_live_replay_entries() {
+    // Version 1 kept the ledger in a `replay` table keyed by signature; opening such a
+    // database moves the live entries to the version 2 log and drops the old table.
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE sessions (
+                 session_id TEXT PRIMARY KEY NOT NULL, owner TEXT, owner_key INTEGER NOT NULL,
+                 status TEXT NOT NULL, prompt TEXT NOT NULL, result TEXT, error TEXT,
+                 session TEXT, created REAL NOT NULL, updated REAL NOT NULL,
+                 expires REAL NOT NULL, duration_ms INTEGER);
+             CREATE TABLE replay (signature BLOB PRIMARY KEY NOT NULL, expires REAL NOT NULL)
+                 WITHOUT ROWID;
+             CREATE INDEX replay_expires ON replay (expires);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        let mut insert = conn
+            .prepare("INSERT INTO replay (signature, expires) VALUES (?1, ?2)")
+            .unwrap();
+        insert
+            .execute(rusqlite::params![&sig(1)[..], now() + 300.0])
+            .unwrap();
+        insert
+            .execute(rusqlite::params![&sig(2)[..], now() - 10.0])
+            .unwrap();
+    }
+
+    let store = SessionStore::open(&path, HOUR).unwrap();
+    let ledger = store.replay_ledger();
+    assert!(
+        !ledger.check_and_record(&sig(1), now() + 300.0).unwrap(),
+        "a live signature from version 1 stays spent"
+    );
+    assert!(ledger.check_and_record(&sig(2), now() + 300.0).unwrap());
+    drop((store, ledger));
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let old_tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('replay', 'replay_expires')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_tables, 0, "the version 1 table and its index are gone");
+    let logged: i64 = conn
+        .query_row("SELECT count(*) FROM replay_log", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(logged, 2, "sig(1) moved over, sig(2) logged anew");
+}

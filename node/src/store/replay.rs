@@ -11,10 +11,11 @@ use crate::store::SessionStore;
 /// How long a check waits for the writer before failing closed.
 pub const LEDGER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// [`ReplayLedger`] on the `replay` table, shared by every process that opens the same
-/// database. Each check is one indexed upsert, committed (with whatever else the writer
-/// thread has queued) before it answers, so a signature accepted here stays spent across a
-/// crash. Any failure is [`LedgerError::Unavailable`]: the caller then refuses the request.
+/// [`ReplayLedger`] on the store's database. The writer answers from its in-memory index of
+/// spent signatures (`store/spent.rs`) and logs a fresh one to `replay_log`, committed (with
+/// whatever else the writer thread has queued) before it answers, so a signature accepted
+/// here stays spent across a crash: the index is rebuilt from the log at open. Any failure
+/// is [`LedgerError::Unavailable`]: the caller then refuses the request.
 ///
 /// The call blocks until the commit (typically well under a millisecond; see the
 /// `store_bench` example).

@@ -13,7 +13,7 @@ use crate::store::error::StoreError;
 use crate::store::record::{SessionRecord, SessionStatus};
 
 /// `PRAGMA user_version` of the schema below.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// How long a connection waits for a lock held by another connection or process.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,12 +36,18 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_owner_updated ON sessions (owner_key, updated DESC);
 CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires);
 CREATE INDEX IF NOT EXISTS sessions_running ON sessions (status) WHERE status = 'running';
-CREATE TABLE IF NOT EXISTS replay (
-    signature BLOB PRIMARY KEY NOT NULL,
+CREATE TABLE IF NOT EXISTS replay_log (
+    id        INTEGER PRIMARY KEY,
+    signature BLOB NOT NULL,
     expires   REAL NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS replay_expires ON replay (expires);
+);
 ";
+
+/// Version 1 kept the replay ledger in `replay` (signature primary key, an index on expiry);
+/// version 2 logs signatures in `replay_log` in arrival order and indexes them in memory
+/// (`store/spent.rs`). The live entries move over, oldest expiry first.
+const MIGRATE_REPLAY_FROM_V1: &str = "INSERT INTO replay_log (signature, expires) \
+     SELECT signature, expires FROM replay WHERE expires >= ?1 ORDER BY expires";
 
 /// The columns of a full record, in [`RawRecord::from_row`] order.
 macro_rules! record_columns {
@@ -93,14 +99,23 @@ pub(crate) const MARK_INTERRUPTED: &str = "UPDATE sessions SET status = 'interru
 pub(crate) const SWEEP_SESSIONS: &str = "DELETE FROM sessions WHERE rowid IN \
      (SELECT rowid FROM sessions WHERE expires < ?1 AND status != 'running' LIMIT ?2)";
 
-/// `?1` now, `?2` batch size.
-pub(crate) const SWEEP_REPLAY: &str = "DELETE FROM replay WHERE signature IN \
-     (SELECT signature FROM replay WHERE expires < ?1 LIMIT ?2)";
+/// `?1` now, `?2` batch size. Looks only at the `?2` oldest log entries (a rowid range, so
+/// a sweep never scans the log) and deletes the expired ones. An entry that is not expired
+/// yet stays at the head and holds the sweep back until it expires, which the verifier's
+/// timestamp window bounds to minutes.
+pub(crate) const SWEEP_REPLAY: &str = "DELETE FROM replay_log WHERE id IN \
+     (SELECT id FROM replay_log WHERE id < (SELECT min(id) FROM replay_log) + ?2 \
+     AND expires < ?1)";
 
-/// One atomic check-and-record: inserts, or replaces an expired entry; a live entry is left
-/// alone and the statement changes no row. `?1` signature, `?2` expires, `?3` now.
-pub(crate) const REPLAY_RECORD: &str = "INSERT INTO replay (signature, expires) VALUES (?1, ?2) \
-     ON CONFLICT (signature) DO UPDATE SET expires = excluded.expires WHERE replay.expires < ?3";
+/// Logs a signature the writer found unspent (`store/spent.rs` answers that question).
+/// `?1` signature, `?2` expires.
+pub(crate) const REPLAY_RECORD: &str =
+    "INSERT INTO replay_log (signature, expires) VALUES (?1, ?2)";
+
+/// The live log, read once at open to rebuild the in-memory index: a full read by design.
+/// `?1` now.
+pub(crate) const REPLAY_LOAD: &str =
+    "SELECT signature, expires FROM replay_log WHERE expires >= ?1";
 
 /// Every statement run against stored data, for the query-plan test.
 #[cfg(test)]
@@ -143,7 +158,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         source,
     };
     create_private(path)?;
-    let conn = Connection::open(path).map_err(open_err)?;
+    let mut conn = Connection::open(path).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
@@ -176,18 +191,24 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-    ))
-    .map_err(|source| {
-        // Leave no transaction open behind a failed schema setup.
-        let _ = conn.execute_batch("ROLLBACK");
-        StoreError::Sqlite {
-            what: "creating the schema",
-            source,
-        }
+    set_up_schema(&mut conn, found).map_err(|source| StoreError::Sqlite {
+        what: "creating or upgrading the schema",
+        source,
     })?;
     Ok(conn)
+}
+
+/// Creates the schema, or upgrades one of version `found`, in one transaction (dropped, so
+/// rolled back, on any error).
+fn set_up_schema(conn: &mut Connection, found: i64) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(SCHEMA)?;
+    if found == 1 {
+        tx.execute(MIGRATE_REPLAY_FROM_V1, [crate::store::unix_now()])?;
+        tx.execute_batch("DROP TABLE replay;")?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()
 }
 
 /// Creates a missing database file readable by its owner only: it holds prompts and

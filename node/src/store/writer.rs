@@ -10,6 +10,7 @@
 //! If anything in a batch fails, the batch is rolled back and its jobs are retried one
 //! transaction each, so one bad job cannot fail the others.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,7 @@ use tracing::{debug, warn};
 use crate::store::cache::RecordCache;
 use crate::store::error::{BeginError, StoreError};
 use crate::store::record::{SessionRecord, SessionStatus};
+use crate::store::spent::SpentSignatures;
 use crate::store::sql::{self, RawRecord};
 use crate::store::stats::Counters;
 use crate::store::unix_now;
@@ -205,7 +207,12 @@ impl Job {
     }
 
     /// Applies the job inside the open transaction and keeps its outcome for [`Self::answer`].
-    fn apply(&mut self, conn: &Connection, ttl: f64) -> Result<(), StoreError> {
+    fn apply(
+        &mut self,
+        conn: &Connection,
+        ttl: f64,
+        replay: &mut ReplayBatch<'_>,
+    ) -> Result<(), StoreError> {
         match self {
             Job::Begin(j) => {
                 j.outcome = Some(apply_begin(conn, j, ttl)?);
@@ -228,14 +235,16 @@ impl Job {
                 j.outcome = Some(apply_finish(conn, j, ttl)?);
             }
             Job::Replay(j) => {
-                let now = unix_now();
-                let changed = conn
-                    .prepare_cached(sql::REPLAY_RECORD)
-                    .and_then(|mut st| st.execute(params![&j.signature[..], j.expires, now]))
-                    .map_err(StoreError::sqlite(
-                        "recording a signature in the replay ledger",
-                    ))?;
-                j.outcome = Some(changed == 1);
+                let fresh = !replay.is_spent(&j.signature);
+                if fresh {
+                    conn.prepare_cached(sql::REPLAY_RECORD)
+                        .and_then(|mut st| st.execute(params![&j.signature[..], j.expires]))
+                        .map_err(StoreError::sqlite(
+                            "recording a signature in the replay ledger",
+                        ))?;
+                    replay.accepted.insert(j.signature, j.expires);
+                }
+                j.outcome = Some(fresh);
             }
             Job::Sweep(j) => {
                 let now = unix_now();
@@ -489,8 +498,10 @@ pub(crate) fn spawn(
     counters: Arc<Counters>,
     ttl: f64,
 ) -> Result<(Arc<Writer>, JoinHandle<()>), StoreError> {
+    let spent = load_spent(&conn)?;
     let writer = Arc::new(Writer {
         conn: Mutex::new(conn),
+        spent: Mutex::new(spent),
         pending: AtomicUsize::new(0),
         cache,
         counters,
@@ -502,6 +513,43 @@ pub(crate) fn spawn(
         .spawn(move || thread_writer.run(jobs))
         .map_err(StoreError::SpawnThread)?;
     Ok((writer, handle))
+}
+
+/// Reads the live replay log into the in-memory index.
+fn load_spent(conn: &Connection) -> Result<SpentSignatures, StoreError> {
+    let what = "loading the replay ledger";
+    let mut statement = conn
+        .prepare(sql::REPLAY_LOAD)
+        .map_err(StoreError::sqlite(what))?;
+    let rows = statement
+        .query_map(params![unix_now()], |row| {
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, f64>(1)?))
+        })
+        .map_err(StoreError::sqlite(what))?;
+    let mut live = Vec::new();
+    for row in rows {
+        let (signature, expires) = row.map_err(StoreError::sqlite(what))?;
+        // Only 64-byte signatures are ever logged; anything else is not ours to index.
+        if let Ok(signature) = <[u8; 64]>::try_from(signature.as_slice()) {
+            live.push((signature, expires));
+        }
+    }
+    Ok(SpentSignatures::from_rows(live))
+}
+
+/// What replay checks see inside one transaction: the committed index plus the signatures
+/// accepted earlier in the same batch (two uses of one signature in a batch: the second is
+/// a replay).
+struct ReplayBatch<'a> {
+    spent: &'a SpentSignatures,
+    accepted: HashMap<[u8; 64], f64>,
+    now: f64,
+}
+
+impl ReplayBatch<'_> {
+    fn is_spent(&self, signature: &[u8; 64]) -> bool {
+        self.spent.is_spent(signature, self.now) || self.accepted.contains_key(signature)
+    }
 }
 
 /// Moves every job already waiting into `batch`, up to [`MAX_BATCH`].
@@ -522,6 +570,9 @@ fn drain_into(jobs: &Receiver<Job>, batch: &mut Vec<Job>) {
 /// pays on every turn. Under concurrency the queue fills and group commit takes over.
 pub(crate) struct Writer {
     conn: Mutex<Connection>,
+    /// The replay ledger's index (`store/spent.rs`). Locked only inside [`Self::commit`],
+    /// with `conn` held, so it never contends.
+    spent: Mutex<SpentSignatures>,
     /// Jobs sent to the thread and not yet committed.
     pending: AtomicUsize,
     cache: RecordCache,
@@ -650,17 +701,26 @@ impl Writer {
     /// One transaction over `jobs`; on error nothing of it is committed.
     fn commit(&self, conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreError> {
         let start = Instant::now();
+        let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut replay = ReplayBatch {
+            spent: &spent,
+            accepted: HashMap::new(),
+            now: unix_now(),
+        };
         let result = (|| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::sqlite("starting a write transaction"))?;
             for job in jobs.iter_mut() {
-                job.apply(&tx, self.ttl)?;
+                job.apply(&tx, self.ttl, &mut replay)?;
             }
             tx.commit()
                 .map_err(StoreError::sqlite("committing a write transaction"))
         })();
         if result.is_ok() {
+            // Only now: signatures of a rolled-back batch were never spent.
+            let (accepted, now) = (replay.accepted, replay.now);
+            spent.insert_committed(accepted, now);
             self.counters.commit(jobs.len(), start.elapsed());
         } else if !conn.is_autocommit() {
             // The transaction's own rollback failed; do not leave it open for the next batch.
