@@ -9,31 +9,34 @@
 //! question "was this signature used?" is answered here. The store's one-process rule (see
 //! `store.rs`) is what makes an index private to the writer enough.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-/// Never prune below this many entries: pruning tiny maps is wasted work.
-const MIN_PRUNE_THRESHOLD: usize = 1024;
+/// Most expired entries dropped per commit: pruning is spread over commits, never a pause.
+const PRUNE_PER_COMMIT: usize = 64;
 
 /// Spent signatures and when each may be forgotten (unix seconds). Owned by the writer and
 /// changed only after the transaction that recorded a signature has committed.
 #[derive(Debug, Default)]
 pub(crate) struct SpentSignatures {
     expiries: HashMap<[u8; 64], f64>,
-    /// Prune when `expiries` reaches this size.
-    prune_at: usize,
+    /// Every recorded (expiry, signature), in the order recorded. Expiries arrive almost in
+    /// order (a signed timestamp plus a fixed window), so the expired ones gather at the
+    /// front, where each commit drops a few: a whole-map sweep would stall the writer for
+    /// tens of milliseconds at a few million entries.
+    order: VecDeque<(f64, [u8; 64])>,
 }
 
 impl SpentSignatures {
-    /// The index of what `replay_log` holds: `(signature, expires)` rows.
+    /// The index of what `replay_log` holds: `(signature, expires)` rows, in log order.
     pub(crate) fn from_rows(rows: impl IntoIterator<Item = ([u8; 64], f64)>) -> Self {
         let mut spent = SpentSignatures::default();
         for (signature, expires) in rows {
-            // A signature logged twice (possible only from a v1 database's upserts) keeps
-            // its latest expiry.
+            // A signature logged twice (possible only from a version 1 database's
+            // upserts) keeps its latest expiry.
             let entry = spent.expiries.entry(signature).or_insert(expires);
             *entry = entry.max(expires);
+            spent.order.push_back((expires, signature));
         }
-        spent.prune_at = spent.expiries.len().saturating_mul(2);
         spent
     }
 
@@ -46,17 +49,29 @@ impl SpentSignatures {
             .is_some_and(|expires| *expires >= now)
     }
 
-    /// Records committed signatures; once the map has doubled since the last pruning,
-    /// drops those expired before `now` (amortized O(1) per insert).
+    /// Records committed signatures, then drops up to [`PRUNE_PER_COMMIT`] entries expired
+    /// before `now` from the front.
     pub(crate) fn insert_committed(
         &mut self,
         committed: impl IntoIterator<Item = ([u8; 64], f64)>,
         now: f64,
     ) {
-        self.expiries.extend(committed);
-        if self.expiries.len() >= self.prune_at.max(MIN_PRUNE_THRESHOLD) {
-            self.expiries.retain(|_, expires| *expires >= now);
-            self.prune_at = self.expiries.len().saturating_mul(2);
+        for (signature, expires) in committed {
+            self.expiries.insert(signature, expires);
+            self.order.push_back((expires, signature));
+        }
+        for _ in 0..PRUNE_PER_COMMIT {
+            match self.order.front() {
+                Some((expires, _)) if *expires < now => {}
+                _ => break,
+            }
+            let Some((expires, signature)) = self.order.pop_front() else {
+                break;
+            };
+            // A signature recorded again later has a newer expiry and a later entry.
+            if self.expiries.get(&signature) == Some(&expires) {
+                self.expiries.remove(&signature);
+            }
         }
     }
 
@@ -90,18 +105,31 @@ mod tests {
     }
 
     #[test]
-    fn expired_signatures_are_pruned_once_the_map_doubles() {
-        let mut spent = SpentSignatures::from_rows([(signature(0), 10.0)]);
-        for n in 1..MIN_PRUNE_THRESHOLD as u64 - 1 {
-            spent.insert_committed([(signature(n), 1000.0)], 20.0);
-        }
-        // Not pruned yet: the expired entry is still held.
-        assert_eq!(spent.len(), MIN_PRUNE_THRESHOLD - 1);
-        spent.insert_committed([(signature(5000), 1000.0)], 20.0);
-        // Pruned at the threshold: only the expired entry went.
-        assert_eq!(spent.len(), MIN_PRUNE_THRESHOLD - 1);
+    fn expired_signatures_are_pruned_a_few_per_commit() {
+        let mut spent = SpentSignatures::from_rows(
+            (0..200)
+                .map(|n| (signature(n), 10.0))
+                .chain([(signature(999), 1000.0)]),
+        );
+        // Each commit drops at most PRUNE_PER_COMMIT expired entries, oldest first.
+        spent.insert_committed([], 20.0);
+        assert_eq!(spent.len(), 201 - PRUNE_PER_COMMIT);
         assert!(!spent.expiries.contains_key(&signature(0)));
+        for _ in 0..10 {
+            spent.insert_committed([], 20.0);
+        }
+        // Only the live one is left, and pruning stops at it.
+        assert_eq!(spent.len(), 1);
+        assert!(spent.is_spent(&signature(999), 20.0));
+        assert_eq!(spent.order.len(), 1);
+    }
+
+    #[test]
+    fn a_renewed_signature_survives_the_pruning_of_its_old_entry() {
+        let mut spent = SpentSignatures::from_rows([(signature(1), 10.0)]);
+        spent.insert_committed([(signature(1), 500.0)], 20.0);
         assert!(spent.is_spent(&signature(1), 20.0));
+        assert_eq!(spent.order.len(), 1, "the old entry was pruned");
     }
 
     #[test]
