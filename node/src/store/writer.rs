@@ -11,11 +11,11 @@
 //! transaction each, so one bad job cannot fail the others.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
@@ -32,6 +32,12 @@ use crate::store::unix_now;
 
 /// Most jobs committed in one transaction.
 pub(crate) const MAX_BATCH: usize = 512;
+
+/// Under concurrent writes, how long the writer thread waits for more jobs before it
+/// commits (see [`Writer::run`]). Every commit appends each page it changed as a 4 KiB WAL
+/// frame, and a commit of one job changes about as many pages as a commit of twenty, so
+/// batching is what keeps the WAL small enough for the checkpointer to keep up.
+const LINGER: Duration = Duration::from_micros(200);
 
 /// A committed record and its approximate size, to put in the cache.
 type Committed = (SessionRecord, usize);
@@ -503,6 +509,7 @@ pub(crate) fn spawn(
         conn: Mutex::new(conn),
         spent: Mutex::new(spent),
         pending: AtomicUsize::new(0),
+        concurrent: AtomicBool::new(false),
         cache,
         counters,
         ttl,
@@ -552,6 +559,21 @@ impl ReplayBatch<'_> {
     }
 }
 
+/// Waits up to [`LINGER`] for `batch` to reach `expected` jobs.
+fn linger(jobs: &Receiver<Job>, batch: &mut Vec<Job>, expected: usize) {
+    let deadline = Instant::now() + LINGER;
+    while batch.len() < expected.min(MAX_BATCH) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match jobs.recv_timeout(left) {
+            Ok(job) => {
+                batch.push(job);
+                drain_into(jobs, batch);
+            }
+            Err(_) => break,
+        }
+    }
+}
+
 /// Moves every job already waiting into `batch`, up to [`MAX_BATCH`].
 fn drain_into(jobs: &Receiver<Job>, batch: &mut Vec<Job>) {
     while batch.len() < MAX_BATCH {
@@ -575,6 +597,9 @@ pub(crate) struct Writer {
     spent: Mutex<SpentSignatures>,
     /// Jobs sent to the thread and not yet committed.
     pending: AtomicUsize,
+    /// Whether the thread's last commit had more than one job: writes are arriving
+    /// concurrently, so callers queue (and the thread batches) instead of committing inline.
+    concurrent: AtomicBool,
     cache: RecordCache,
     counters: Arc<Counters>,
     ttl: f64,
@@ -592,7 +617,7 @@ impl Writer {
     /// means no earlier write of this caller can still be behind it, so order holds.
     #[allow(clippy::result_large_err)] // handed straight back to be queued; no copy beyond a move
     pub(crate) fn try_inline(&self, job: Job) -> Result<(), Job> {
-        if self.pending.load(Ordering::Acquire) != 0 {
+        if self.pending.load(Ordering::Acquire) != 0 || self.concurrent.load(Ordering::Relaxed) {
             return Err(job);
         }
         let Ok(mut conn) = self.conn.try_lock() else {
@@ -620,13 +645,25 @@ impl Writer {
         }
     }
 
+    /// The thread's loop: take the queued jobs and commit them as one transaction.
+    ///
+    /// When the previous commit had several jobs, writes are arriving concurrently, and the
+    /// callers that made them will soon send their next ones: the thread then waits up to
+    /// [`LINGER`] for as many jobs as last time before committing. A lone caller never
+    /// waits (its previous batch had one job), and commits inline anyway.
     fn run(&self, jobs: Receiver<Job>) {
         let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+        let mut last_batch = 1;
         // Ends when every sender is gone: the store was dropped.
         while let Ok(first) = jobs.recv() {
             batch.push(first);
             drain_into(&jobs, &mut batch);
+            if last_batch > 1 {
+                linger(&jobs, &mut batch, last_batch);
+            }
             let taken = batch.len();
+            last_batch = taken;
+            self.concurrent.store(taken > 1, Ordering::Relaxed);
             {
                 let mut conn = self.lock_conn();
                 self.process_all(&mut conn, &mut batch);
