@@ -12,6 +12,7 @@ use axum::{
 };
 use serde_json::json;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -86,9 +87,14 @@ impl Gateway {
             .route("/metrics", get(metrics::get_metrics))
             .fallback(no_route)
             .method_not_allowed_fallback(wrong_method)
-            .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-            .layer(metrics::TrackLayer::new(state.clone()))
-            .layer(GatewayCors::new())
+            // One `layer` call for the whole stack (outermost first): each `Router::layer`
+            // boxes every route once more, and each box is cloned on every request.
+            .layer(
+                ServiceBuilder::new()
+                    .layer(GatewayCors::new())
+                    .layer(metrics::TrackLayer::new(state.clone()))
+                    .layer(DefaultBodyLimit::max(state.config.max_body_bytes)),
+            )
             .with_state(state)
     }
 
