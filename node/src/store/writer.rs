@@ -506,8 +506,7 @@ pub(crate) fn spawn(
 ) -> Result<(Arc<Writer>, JoinHandle<()>), StoreError> {
     let spent = load_spent(&conn)?;
     let writer = Arc::new(Writer {
-        conn: Mutex::new(conn),
-        spent: Mutex::new(spent),
+        side: Mutex::new(WriteSide { conn, spent }),
         pending: AtomicUsize::new(0),
         concurrent: AtomicBool::new(false),
         cache,
@@ -542,6 +541,13 @@ fn load_spent(conn: &Connection) -> Result<SpentSignatures, StoreError> {
         }
     }
     Ok(SpentSignatures::from_rows(live))
+}
+
+/// The connection and the replay ledger's index (`store/spent.rs`), behind one lock: the
+/// index changes only with the commits it describes.
+struct WriteSide {
+    conn: Connection,
+    spent: SpentSignatures,
 }
 
 /// What replay checks see inside one transaction: the committed index plus the signatures
@@ -591,10 +597,7 @@ fn drain_into(jobs: &Receiver<Job>, batch: &mut Vec<Job>) {
 /// a busy 2-core machine, against ~30 µs for the commit itself), which a sequential caller
 /// pays on every turn. Under concurrency the queue fills and group commit takes over.
 pub(crate) struct Writer {
-    conn: Mutex<Connection>,
-    /// The replay ledger's index (`store/spent.rs`). Locked only inside [`Self::commit`],
-    /// with `conn` held, so it never contends.
-    spent: Mutex<SpentSignatures>,
+    side: Mutex<WriteSide>,
     /// Jobs sent to the thread and not yet committed.
     pending: AtomicUsize,
     /// Whether the thread's last commit had more than one job: writes are arriving
@@ -606,10 +609,10 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    fn lock_conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn lock_side(&self) -> std::sync::MutexGuard<'_, WriteSide> {
         // A panic while holding the connection leaves it usable: SQLite rolls back an open
         // transaction on the next BEGIN.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.side.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Commits `job` on the calling thread if no queued job is outstanding and the
@@ -620,11 +623,11 @@ impl Writer {
         if self.pending.load(Ordering::Acquire) != 0 || self.concurrent.load(Ordering::Relaxed) {
             return Err(job);
         }
-        let Ok(mut conn) = self.conn.try_lock() else {
+        let Ok(mut side) = self.side.try_lock() else {
             return Err(job);
         };
         let mut batch = vec![job];
-        self.process_all(&mut conn, &mut batch);
+        self.process_all(&mut side, &mut batch);
         Ok(())
     }
 
@@ -638,10 +641,10 @@ impl Writer {
         self.pending.fetch_sub(1, Ordering::AcqRel);
     }
 
-    fn process_all(&self, conn: &mut Connection, batch: &mut Vec<Job>) {
-        let orphans = self.process(conn, batch);
+    fn process_all(&self, side: &mut WriteSide, batch: &mut Vec<Job>) {
+        let orphans = self.process(side, batch);
         if !orphans.is_empty() {
-            self.cancel_orphans(conn, batch, orphans);
+            self.cancel_orphans(side, batch, orphans);
         }
     }
 
@@ -665,14 +668,14 @@ impl Writer {
             last_batch = taken;
             self.concurrent.store(taken > 1, Ordering::Relaxed);
             {
-                let mut conn = self.lock_conn();
-                self.process_all(&mut conn, &mut batch);
+                let mut side = self.lock_side();
+                self.process_all(&mut side, &mut batch);
             }
             // Only now: a job counts as pending until it is committed (see `try_inline`).
             self.pending.fetch_sub(taken, Ordering::AcqRel);
         }
-        let conn = self.lock_conn();
-        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+        let side = self.lock_side();
+        if let Err(e) = side.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
             debug!(error = %e, "session store: final checkpoint failed");
         }
         debug!("session store writer stopped");
@@ -680,7 +683,7 @@ impl Writer {
 
     /// Turns begun for callers that stopped waiting before they heard of it: nobody will
     /// finish them, and left `running` they would keep the session busy until a restart.
-    fn cancel_orphans(&self, conn: &mut Connection, batch: &mut Vec<Job>, orphans: Vec<String>) {
+    fn cancel_orphans(&self, side: &mut WriteSide, batch: &mut Vec<Job>, orphans: Vec<String>) {
         debug!(
             count = orphans.len(),
             "session store: cancelling turns whose caller went away"
@@ -697,14 +700,14 @@ impl Writer {
             .0
         }));
         // Finish jobs leave no orphans of their own.
-        let _ = self.process(conn, batch);
+        let _ = self.process(side, batch);
     }
 
     /// Applies and commits `batch` (emptying it), answering every job. Returns the ids of
     /// turns begun for callers that no longer wait.
-    fn process(&self, conn: &mut Connection, batch: &mut Vec<Job>) -> Vec<String> {
+    fn process(&self, side: &mut WriteSide, batch: &mut Vec<Job>) -> Vec<String> {
         let mut orphans = Vec::new();
-        match self.commit(conn, batch) {
+        match self.commit(side, batch) {
             Ok(()) => {
                 self.cache.note_commit();
                 orphans.extend(batch.drain(..).filter_map(|job| job.answer(&self.cache)));
@@ -720,7 +723,7 @@ impl Writer {
                 for mut job in batch.drain(..) {
                     job.reset();
                     let mut one = [job];
-                    let res = self.commit(conn, &mut one);
+                    let res = self.commit(side, &mut one);
                     let [job] = one;
                     match res {
                         Ok(()) => {
@@ -736,11 +739,11 @@ impl Writer {
     }
 
     /// One transaction over `jobs`; on error nothing of it is committed.
-    fn commit(&self, conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreError> {
+    fn commit(&self, side: &mut WriteSide, jobs: &mut [Job]) -> Result<(), StoreError> {
         let start = Instant::now();
-        let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = &mut side.conn;
         let mut replay = ReplayBatch {
-            spent: &spent,
+            spent: &side.spent,
             accepted: HashMap::new(),
             now: unix_now(),
         };
@@ -757,7 +760,7 @@ impl Writer {
         if result.is_ok() {
             // Only now: signatures of a rolled-back batch were never spent.
             let (accepted, now) = (replay.accepted, replay.now);
-            spent.insert_committed(accepted, now);
+            side.spent.insert_committed(accepted, now);
             self.counters.commit(jobs.len(), start.elapsed());
         } else if !conn.is_autocommit() {
             // The transaction's own rollback failed; do not leave it open for the next batch.
