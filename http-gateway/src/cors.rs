@@ -6,37 +6,43 @@
 //! Why not tower-http's layer on every request: it builds a header map and a `Vary` value per
 //! request, which measured as the largest single cost of `GET /health` (BENCHMARKS.md). With
 //! `*` as the allowed origin a response does not depend on the request's `Origin`, so the
-//! constant header keeps shared caches correct without `Vary`.
+//! constant header keeps shared caches correct without `Vary`. Its configuration is shared,
+//! not cloned with the service on every request: axum clones a route's service per request.
 
-use std::task::{Context, Poll};
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use axum::http::{header, HeaderName, HeaderValue, Method, Request, Response};
 use futures::future::{Either, MapOk, TryFutureExt};
 use tower::{Layer, Service};
-use tower_http::cors::{Any, Cors, CorsLayer};
+use tower_http::cors::{Any, CorsLayer};
 
 /// The gateway's CORS: tower-http's for CORS requests, a constant header for the rest.
 #[derive(Clone)]
 pub struct GatewayCors {
-    cors: CorsLayer,
+    cors: Arc<CorsLayer>,
 }
 
 impl GatewayCors {
     pub fn new() -> Self {
         GatewayCors {
-            cors: CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-                .allow_headers([
-                    header::CONTENT_TYPE,
-                    header::AUTHORIZATION,
-                    HeaderName::from_static("x-co-from"),
-                    HeaderName::from_static("x-co-signature"),
-                    HeaderName::from_static("x-co-timestamp"),
-                    HeaderName::from_static("x-co-to"),
-                    HeaderName::from_static("x-co-request-id"),
-                ])
-                .expose_headers([header::RETRY_AFTER]),
+            cors: Arc::new(
+                CorsLayer::new()
+                    .allow_origin(Any)
+                    .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+                    .allow_headers([
+                        header::CONTENT_TYPE,
+                        header::AUTHORIZATION,
+                        HeaderName::from_static("x-co-from"),
+                        HeaderName::from_static("x-co-signature"),
+                        HeaderName::from_static("x-co-timestamp"),
+                        HeaderName::from_static("x-co-to"),
+                        HeaderName::from_static("x-co-request-id"),
+                    ])
+                    .expose_headers([header::RETRY_AFTER]),
+            ),
         }
     }
 }
@@ -47,21 +53,22 @@ impl Default for GatewayCors {
     }
 }
 
-impl<S: Clone> Layer<S> for GatewayCors {
+impl<S> Layer<S> for GatewayCors {
     type Service = GatewayCorsService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
         GatewayCorsService {
-            cors: self.cors.layer(inner.clone()),
-            plain: inner,
+            inner,
+            cors: Arc::clone(&self.cors),
         }
     }
 }
 
 #[derive(Clone)]
 pub struct GatewayCorsService<S> {
-    plain: S,
-    cors: Cors<S>,
+    inner: S,
+    /// Wraps `inner` only for the requests CORS applies to.
+    cors: Arc<CorsLayer>,
 }
 
 type AnyOrigin<B> = fn(Response<B>) -> Response<B>;
@@ -85,19 +92,18 @@ where
         Either<tower_http::cors::ResponseFuture<S::Future>, MapOk<S::Future, AnyOrigin<ResBody>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Either may be called next; both wrap clones of the same (always ready) router.
-        match self.plain.poll_ready(cx) {
-            Poll::Ready(Ok(())) => self.cors.poll_ready(cx),
-            other => other,
-        }
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if request.method() == Method::OPTIONS || request.headers().contains_key(header::ORIGIN) {
-            Either::Left(self.cors.call(request))
+            // tower's idiom: the service polled ready handles this request, a clone stays.
+            let clone = self.inner.clone();
+            let ready = std::mem::replace(&mut self.inner, clone);
+            Either::Left(self.cors.layer(ready).call(request))
         } else {
             Either::Right(
-                self.plain
+                self.inner
                     .call(request)
                     .map_ok(any_origin as AnyOrigin<ResBody>),
             )

@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     future::Future,
     pin::Pin,
-    sync::{Arc, RwLock},
+    sync::{Arc, OnceLock, RwLock},
     task::{ready, Context, Poll},
     time::Instant,
 };
@@ -24,32 +24,45 @@ use tower::{Layer, Service};
 
 use crate::state::GatewayState;
 
-// Labels are `&'static str`: building them allocates nothing per request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: &'static str,
-    route: &'static str,
+    route: String,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteOnly {
-    route: &'static str,
+    route: String,
 }
 
-fn method_label(method: &axum::http::Method) -> &'static str {
+/// Methods with a counter slot of their own in [`RouteMetrics`]; the last is every other.
+const METHODS: [&str; 8] = [
+    "GET", "POST", "OPTIONS", "HEAD", "PUT", "DELETE", "PATCH", "other",
+];
+
+/// The statuses the gateway answers with (WIRE.md §3, plus 101 for WebSocket upgrades): each
+/// has a counter slot in [`RouteMetrics`]. Any other status is counted through the family.
+const STATUSES: [u16; 16] = [
+    200, 101, 204, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 502, 503, 504,
+];
+
+fn method_index(method: &axum::http::Method) -> usize {
     use axum::http::Method;
     match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::OPTIONS => "OPTIONS",
-        Method::HEAD => "HEAD",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        _ => "other",
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::OPTIONS => 2,
+        Method::HEAD => 3,
+        Method::PUT => 4,
+        Method::DELETE => 5,
+        Method::PATCH => 6,
+        _ => 7,
     }
 }
+
+/// The label of requests no route matched.
+const UNMATCHED: &str = "unmatched";
 
 /// The gateway's metrics and their registry.
 pub struct Metrics {
@@ -57,16 +70,41 @@ pub struct Metrics {
     requests: Family<RouteLabels, Counter>,
     latency: Family<RouteOnly, Histogram>,
     websockets: Gauge,
-    /// Each route template's label and latency histogram, found with one lookup per request.
-    routes: RwLock<HashMap<String, Arc<RouteMetrics>>>,
+    /// The router's route templates, announced once when it is built ([`Metrics::announce`]) and
+    /// then read without a lock: every request looks its route up here.
+    known: OnceLock<Vec<RouteMetrics>>,
+    /// Templates nobody announced (none, as long as the router announces all of its routes):
+    /// still counted, under a lock.
+    others: RwLock<HashMap<String, Arc<RouteMetrics>>>,
 }
 
-/// What a request of one route records into.
+/// What the requests of one route record into.
 struct RouteMetrics {
-    /// The template, leaked once per route (the set comes from the router, never from
-    /// requests, so it is small and fixed) so labels are `&'static str`.
-    route: &'static str,
+    route: String,
     latency: Histogram,
+    /// This route's request counters by method and status, each taken from the family on first
+    /// use: a request then finds its counter by two indexes instead of hashing its labels.
+    counters: [[OnceLock<Counter>; STATUSES.len()]; METHODS.len()],
+}
+
+impl RouteMetrics {
+    fn new(route: &str, latency: &Family<RouteOnly, Histogram>) -> Self {
+        RouteMetrics {
+            route: route.to_owned(),
+            latency: latency
+                .get_or_create(&RouteOnly {
+                    route: route.to_owned(),
+                })
+                .clone(),
+            counters: Default::default(),
+        }
+    }
+}
+
+/// Which [`RouteMetrics`] a request records into, found when it arrives.
+enum RouteHandle {
+    Known(usize),
+    Other(Arc<RouteMetrics>),
 }
 
 impl Default for Metrics {
@@ -106,28 +144,71 @@ impl Metrics {
             requests,
             latency,
             websockets,
-            routes: RwLock::default(),
+            known: OnceLock::new(),
+            others: RwLock::default(),
         }
     }
 
-    fn route(&self, template: &str) -> Arc<RouteMetrics> {
+    /// Declares the router's route templates (once; later calls change nothing). Requests of
+    /// these routes, and unmatched ones, then find their metrics without a lock.
+    pub fn announce<'a>(&self, templates: impl IntoIterator<Item = &'a str>) {
+        let mut routes: Vec<RouteMetrics> = Vec::new();
+        for template in templates.into_iter().chain([UNMATCHED]) {
+            if !routes.iter().any(|r| r.route == template) {
+                routes.push(RouteMetrics::new(template, &self.latency));
+            }
+        }
+        let _ = self.known.set(routes);
+    }
+
+    /// The route of `template` (`None`: no route matched). A scan of a dozen short strings
+    /// costs less than hashing one into a map behind a lock both cores write to.
+    fn route(&self, template: Option<&str>) -> RouteHandle {
+        let template = template.unwrap_or(UNMATCHED);
+        if let Some(i) = self
+            .known
+            .get()
+            .and_then(|known| known.iter().position(|r| r.route == template))
+        {
+            return RouteHandle::Known(i);
+        }
         if let Some(found) = self
-            .routes
+            .others
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(template)
         {
-            return Arc::clone(found);
+            return RouteHandle::Other(Arc::clone(found));
         }
-        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
-        let entry = routes.entry(template.to_owned()).or_insert_with(|| {
-            let route: &'static str = Box::leak(template.to_owned().into_boxed_str());
-            Arc::new(RouteMetrics {
-                route,
-                latency: self.latency.get_or_create(&RouteOnly { route }).clone(),
-            })
-        });
-        Arc::clone(entry)
+        let mut others = self.others.write().unwrap_or_else(|e| e.into_inner());
+        let entry = others
+            .entry(template.to_owned())
+            .or_insert_with(|| Arc::new(RouteMetrics::new(template, &self.latency)));
+        RouteHandle::Other(Arc::clone(entry))
+    }
+
+    fn resolve<'a>(&'a self, handle: &'a RouteHandle) -> &'a RouteMetrics {
+        match handle {
+            RouteHandle::Known(i) => &self.known.get().expect("known routes were announced")[*i],
+            RouteHandle::Other(route) => route,
+        }
+    }
+
+    /// Counts one answered request of `route` and records its latency.
+    fn record(&self, route: &RouteHandle, method: usize, status: u16, seconds: f64) {
+        let route = self.resolve(route);
+        route.latency.observe(seconds);
+        let labels = || RouteLabels {
+            method: METHODS[method],
+            route: route.route.clone(),
+            status,
+        };
+        match STATUSES.iter().position(|s| *s == status) {
+            Some(s) => route.counters[method][s]
+                .get_or_init(|| self.requests.get_or_create(&labels()).clone())
+                .inc(),
+            None => self.requests.get_or_create(&labels()).inc(),
+        };
     }
 
     pub fn ws_opened(&self) {
@@ -138,11 +219,18 @@ impl Metrics {
         self.websockets.dec();
     }
 
-    fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry);
         text
+    }
+
+    /// The templates requests were counted under that the router had not announced.
+    #[cfg(test)]
+    pub fn unannounced(&self) -> Vec<String> {
+        let others = self.others.read().unwrap_or_else(|e| e.into_inner());
+        others.keys().cloned().collect()
     }
 }
 
@@ -191,11 +279,13 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let started = Instant::now();
-        let method = method_label(request.method());
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|p| self.state.metrics.route(p.as_str()));
+        let method = method_index(request.method());
+        let route = self.state.metrics.route(
+            request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str),
+        );
         TrackFuture {
             inner: self.inner.call(request),
             started,
@@ -211,8 +301,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         started: Instant,
-        method: &'static str,
-        route: Option<Arc<RouteMetrics>>,
+        method: usize,
+        route: RouteHandle,
         state: GatewayState,
     }
 }
@@ -227,24 +317,12 @@ where
         let this = self.project();
         let output = ready!(this.inner.poll(cx));
         if let Ok(response) = &output {
-            let metrics = &this.state.metrics;
-            let route = this.route.as_ref().map_or("unmatched", |r| r.route);
-            metrics
-                .requests
-                .get_or_create(&RouteLabels {
-                    method: this.method,
-                    route,
-                    status: response.status().as_u16(),
-                })
-                .inc();
-            let elapsed = this.started.elapsed().as_secs_f64();
-            match this.route {
-                Some(r) => r.latency.observe(elapsed),
-                None => metrics
-                    .latency
-                    .get_or_create(&RouteOnly { route })
-                    .observe(elapsed),
-            }
+            this.state.metrics.record(
+                this.route,
+                *this.method,
+                response.status().as_u16(),
+                this.started.elapsed().as_secs_f64(),
+            );
         }
         Poll::Ready(output)
     }

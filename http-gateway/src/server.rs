@@ -14,7 +14,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use utoipa::OpenApi;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouter},
+    routes,
+};
 
 use crate::{
     cors::GatewayCors,
@@ -60,12 +63,13 @@ impl Gateway {
     /// The complete router, state applied.
     pub fn router(&self) -> Router {
         let state = self.state.clone();
+        let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
         let (router, mut doc) = match &*state.agents {
-            Agents::Local { .. } => agent_routes()
+            Agents::Local { .. } => agent_routes(body_limit)
                 .routes(routes!(routes::discover_agent))
                 .split_for_parts(),
             Agents::Remote(_) => OpenApiRouter::with_openapi(ApiDoc::openapi())
-                .nest("/agents/{address}", agent_routes())
+                .nest("/agents/{address}", agent_routes(body_limit))
                 .routes(routes!(routes::discover_agent))
                 .routes(routes!(gateway_health))
                 .split_for_parts(),
@@ -74,6 +78,20 @@ impl Gateway {
             Agents::Local { .. } => router,
             Agents::Remote(_) => router.route("/ws/input", get(ws::ws_routed)),
         };
+        // Every route template, for the metrics to find without a lock: the documented ones
+        // and the few that are not (WebSockets, the document itself, the metrics).
+        let websockets: &[&str] = match &*state.agents {
+            Agents::Local { .. } => &["/ws"],
+            Agents::Remote(_) => &["/agents/{address}/ws", "/ws/input"],
+        };
+        state.metrics.announce(
+            doc.paths
+                .paths
+                .keys()
+                .map(String::as_str)
+                .chain(websockets.iter().copied())
+                .chain(["/openapi.json", "/metrics"]),
+        );
         declare_address_param(&mut doc);
         let doc = Arc::new(doc);
         router
@@ -92,8 +110,7 @@ impl Gateway {
             .layer(
                 ServiceBuilder::new()
                     .layer(GatewayCors::new())
-                    .layer(metrics::TrackLayer::new(state.clone()))
-                    .layer(DefaultBodyLimit::max(state.config.max_body_bytes)),
+                    .layer(metrics::TrackLayer::new(state.clone())),
             )
             .with_state(state)
     }
@@ -116,16 +133,25 @@ impl Gateway {
 
 /// The routes of one agent: at `/` on an embedded gateway, under `/agents/{address}` on a
 /// standalone one.
-fn agent_routes() -> OpenApiRouter<GatewayState> {
+fn agent_routes(body_limit: DefaultBodyLimit) -> OpenApiRouter<GatewayState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(routes::post_input))
+        .routes(reads_body(routes!(routes::post_input), body_limit))
         .routes(routes!(routes::get_sessions))
         .routes(routes!(routes::get_session))
-        .routes(routes!(routes::cancel_session))
+        .routes(reads_body(routes!(routes::cancel_session), body_limit))
         .routes(routes!(routes::get_health))
         .routes(routes!(routes::get_info))
         .routes(routes!(routes::get_docs))
         .route("/ws", get(ws::ws_agent))
+}
+
+/// A route that reads its request body, limited to `limit` (over it: 413). Only these routes
+/// carry the limit: on every route it would be one more step for each GET.
+fn reads_body(
+    (schemas, paths, route): UtoipaMethodRouter<GatewayState>,
+    limit: DefaultBodyLimit,
+) -> UtoipaMethodRouter<GatewayState> {
+    (schemas, paths, route.layer(limit))
 }
 
 /// The standalone gateway's own liveness.
@@ -140,4 +166,77 @@ async fn gateway_health(State(state): State<GatewayState>) -> Json<serde_json::V
         "gateway": true,
         "uptime": state.started.elapsed().as_secs(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use agenthost_node::{Caller, ErrorCode, Reply, Request};
+    use axum::{
+        body::{to_bytes, Body, Bytes},
+        extract::ConnectInfo,
+        http::{self, StatusCode},
+    };
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Answers everything with an error: these tests look at routing, not at the agent.
+    struct Unavailable;
+
+    impl AgentService for Unavailable {
+        fn call(&self, _request: Request, _caller: Caller) -> Reply {
+            Reply::error(ErrorCode::Unavailable, "not running")
+        }
+    }
+
+    async fn get(router: &Router, path: &str) -> (StatusCode, Bytes) {
+        let mut request = http::Request::get(path).body(Body::empty()).unwrap();
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        (
+            status,
+            to_bytes(response.into_body(), usize::MAX).await.unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn every_route_is_announced_to_the_metrics() {
+        let address = Address::parse(&format!("0x{}", "ab".repeat(32))).unwrap();
+        let gateway = Gateway::local(address, Arc::new(Unavailable), GatewayConfig::default());
+        let router = gateway.router();
+        let (status, doc) = get(&router, "/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+        let mut templates: Vec<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
+        templates.extend(["/ws", "/openapi.json", "/metrics"].map(String::from));
+        for template in &templates {
+            let path = template
+                .replace("{id}", "s1")
+                .replace("{address}", &address.to_string());
+            get(&router, &path).await;
+        }
+        assert_eq!(
+            get(&router, "/no/such/route").await.0,
+            StatusCode::NOT_FOUND
+        );
+
+        let metrics = &gateway.state.metrics;
+        assert!(
+            metrics.unannounced().is_empty(),
+            "routes the metrics were not told about: {:?}",
+            metrics.unannounced()
+        );
+        let text = metrics.encode();
+        for template in templates.iter().map(String::as_str).chain(["unmatched"]) {
+            assert!(
+                text.contains(&format!("route=\"{template}\"")),
+                "{template} not counted:\n{text}"
+            );
+        }
+    }
 }
