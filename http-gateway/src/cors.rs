@@ -6,11 +6,10 @@
 //! Why not tower-http's layer on every request: it builds a header map and a `Vary` value per
 //! request, which measured as the largest single cost of `GET /health` (BENCHMARKS.md). With
 //! `*` as the allowed origin a response does not depend on the request's `Origin`, so the
-//! constant header keeps shared caches correct without `Vary`. Its configuration is shared,
-//! not cloned with the service on every request: axum clones a route's service per request.
+//! constant header keeps shared caches correct without `Vary`.
 
 use std::{
-    sync::Arc,
+    sync::LazyLock,
     task::{Context, Poll},
 };
 
@@ -19,56 +18,39 @@ use futures::future::{Either, MapOk, TryFutureExt};
 use tower::{Layer, Service};
 use tower_http::cors::{Any, CorsLayer};
 
+/// What WIRE.md §3 allows, the same for every gateway: built once, shared by every request
+/// (axum clones a route's services for each request; this is not cloned with them).
+static CORS: LazyLock<CorsLayer> = LazyLock::new(|| {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-co-from"),
+            HeaderName::from_static("x-co-signature"),
+            HeaderName::from_static("x-co-timestamp"),
+            HeaderName::from_static("x-co-to"),
+            HeaderName::from_static("x-co-request-id"),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+});
+
 /// The gateway's CORS: tower-http's for CORS requests, a constant header for the rest.
-#[derive(Clone)]
-pub struct GatewayCors {
-    cors: Arc<CorsLayer>,
-}
-
-impl GatewayCors {
-    pub fn new() -> Self {
-        GatewayCors {
-            cors: Arc::new(
-                CorsLayer::new()
-                    .allow_origin(Any)
-                    .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-                    .allow_headers([
-                        header::CONTENT_TYPE,
-                        header::AUTHORIZATION,
-                        HeaderName::from_static("x-co-from"),
-                        HeaderName::from_static("x-co-signature"),
-                        HeaderName::from_static("x-co-timestamp"),
-                        HeaderName::from_static("x-co-to"),
-                        HeaderName::from_static("x-co-request-id"),
-                    ])
-                    .expose_headers([header::RETRY_AFTER]),
-            ),
-        }
-    }
-}
-
-impl Default for GatewayCors {
-    fn default() -> Self {
-        GatewayCors::new()
-    }
-}
+#[derive(Clone, Default)]
+pub struct GatewayCors;
 
 impl<S> Layer<S> for GatewayCors {
     type Service = GatewayCorsService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GatewayCorsService {
-            inner,
-            cors: Arc::clone(&self.cors),
-        }
+        GatewayCorsService { inner }
     }
 }
 
 #[derive(Clone)]
 pub struct GatewayCorsService<S> {
     inner: S,
-    /// Wraps `inner` only for the requests CORS applies to.
-    cors: Arc<CorsLayer>,
 }
 
 type AnyOrigin<B> = fn(Response<B>) -> Response<B>;
@@ -100,7 +82,7 @@ where
             // tower's idiom: the service polled ready handles this request, a clone stays.
             let clone = self.inner.clone();
             let ready = std::mem::replace(&mut self.inner, clone);
-            Either::Left(self.cors.layer(ready).call(request))
+            Either::Left(CORS.layer(ready).call(request))
         } else {
             Either::Right(
                 self.inner

@@ -109,7 +109,7 @@ impl Gateway {
             // boxes every route once more, and each box is cloned on every request.
             .layer(
                 ServiceBuilder::new()
-                    .layer(GatewayCors::new())
+                    .layer(GatewayCors)
                     .layer(metrics::TrackLayer::new(state.clone())),
             )
             .with_state(state)
