@@ -2,16 +2,15 @@
 //! latency, and open WebSockets.
 
 use std::{
-    collections::HashMap,
     future::Future,
     pin::Pin,
-    sync::{Arc, OnceLock, RwLock},
+    sync::OnceLock,
     task::{ready, Context, Poll},
     time::Instant,
 };
 
 use axum::{
-    extract::{MatchedPath, Request, State},
+    extract::{Request, State},
     http::header,
     response::{IntoResponse, Response},
 };
@@ -70,12 +69,18 @@ pub struct Metrics {
     requests: Family<RouteLabels, Counter>,
     latency: Family<RouteOnly, Histogram>,
     websockets: Gauge,
-    /// The router's route templates, announced once when it is built ([`Metrics::announce`]) and
-    /// then read without a lock: every request looks its route up here.
-    known: OnceLock<Vec<RouteMetrics>>,
-    /// Templates nobody announced (none, as long as the router announces all of its routes):
-    /// still counted, under a lock.
-    others: RwLock<HashMap<String, Arc<RouteMetrics>>>,
+    /// The router's route templates, announced once when it is built ([`Metrics::announce`]),
+    /// then only read: every request is classified here, without a lock.
+    routes: OnceLock<RouteTable>,
+    /// Where requests of no known route are counted.
+    unmatched: RouteMetrics,
+}
+
+/// The router's templates, matched the way axum matches them (the same `matchit`), so a
+/// request gets the label of the route that serves it.
+struct RouteTable {
+    matcher: matchit::Router<usize>,
+    routes: Vec<RouteMetrics>,
 }
 
 /// What the requests of one route record into.
@@ -99,12 +104,6 @@ impl RouteMetrics {
             counters: Default::default(),
         }
     }
-}
-
-/// Which [`RouteMetrics`] a request records into, found when it arrives.
-enum RouteHandle {
-    Known(usize),
-    Other(Arc<RouteMetrics>),
 }
 
 impl Default for Metrics {
@@ -141,62 +140,49 @@ impl Metrics {
         );
         Metrics {
             registry,
+            unmatched: RouteMetrics::new(UNMATCHED, &latency),
             requests,
             latency,
             websockets,
-            known: OnceLock::new(),
-            others: RwLock::default(),
+            routes: OnceLock::new(),
         }
     }
 
-    /// Declares the router's route templates (once; later calls change nothing). Requests of
-    /// these routes, and unmatched ones, then find their metrics without a lock.
+    /// Declares the router's route templates (once; later calls change nothing). Until then,
+    /// every request counts as unmatched.
     pub fn announce<'a>(&self, templates: impl IntoIterator<Item = &'a str>) {
-        let mut routes: Vec<RouteMetrics> = Vec::new();
-        for template in templates.into_iter().chain([UNMATCHED]) {
-            if !routes.iter().any(|r| r.route == template) {
-                routes.push(RouteMetrics::new(template, &self.latency));
+        let mut table = RouteTable {
+            matcher: matchit::Router::new(),
+            routes: Vec::new(),
+        };
+        for template in templates {
+            let index = table.routes.len();
+            match table.matcher.insert(template, index) {
+                Ok(()) => table
+                    .routes
+                    .push(RouteMetrics::new(template, &self.latency)),
+                // The router would not have taken it either (or it is listed twice).
+                Err(e) => tracing::warn!(template, error = %e, "route template not counted"),
             }
         }
-        let _ = self.known.set(routes);
+        let _ = self.routes.set(table);
     }
 
-    /// The route of `template` (`None`: no route matched). A scan of a dozen short strings
-    /// costs less than hashing one into a map behind a lock both cores write to.
-    fn route(&self, template: Option<&str>) -> RouteHandle {
-        let template = template.unwrap_or(UNMATCHED);
-        if let Some(i) = self
-            .known
-            .get()
-            .and_then(|known| known.iter().position(|r| r.route == template))
-        {
-            return RouteHandle::Known(i);
-        }
-        if let Some(found) = self
-            .others
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(template)
-        {
-            return RouteHandle::Other(Arc::clone(found));
-        }
-        let mut others = self.others.write().unwrap_or_else(|e| e.into_inner());
-        let entry = others
-            .entry(template.to_owned())
-            .or_insert_with(|| Arc::new(RouteMetrics::new(template, &self.latency)));
-        RouteHandle::Other(Arc::clone(entry))
+    /// Which route serves `path` (`None`: none does).
+    fn route_of(&self, path: &str) -> Option<usize> {
+        let table = self.routes.get()?;
+        table.matcher.at(path).ok().map(|found| *found.value)
     }
 
-    fn resolve<'a>(&'a self, handle: &'a RouteHandle) -> &'a RouteMetrics {
-        match handle {
-            RouteHandle::Known(i) => &self.known.get().expect("known routes were announced")[*i],
-            RouteHandle::Other(route) => route,
-        }
+    fn route(&self, index: Option<usize>) -> &RouteMetrics {
+        index
+            .and_then(|i| self.routes.get()?.routes.get(i))
+            .unwrap_or(&self.unmatched)
     }
 
     /// Counts one answered request of `route` and records its latency.
-    fn record(&self, route: &RouteHandle, method: usize, status: u16, seconds: f64) {
-        let route = self.resolve(route);
+    fn record(&self, route: Option<usize>, method: usize, status: u16, seconds: f64) {
+        let route = self.route(route);
         route.latency.observe(seconds);
         let labels = || RouteLabels {
             method: METHODS[method],
@@ -225,18 +211,12 @@ impl Metrics {
         let _ = encode(&mut text, &self.registry);
         text
     }
-
-    /// The templates requests were counted under that the router had not announced.
-    #[cfg(test)]
-    pub fn unannounced(&self) -> Vec<String> {
-        let others = self.others.read().unwrap_or_else(|e| e.into_inner());
-        others.keys().cloned().collect()
-    }
 }
 
 /// Counts and times every request by its route template (never the raw path: ids and
-/// addresses would make unbounded label sets). A tower layer rather than `from_fn`: no boxed
-/// future and no service clone per request.
+/// addresses would make unbounded label sets). It wraps the whole router, once: a layer
+/// inside it (`Router::layer`) would box every route again, and axum clones a route's box
+/// for each request.
 #[derive(Clone)]
 pub struct TrackLayer {
     state: GatewayState,
@@ -280,12 +260,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let started = Instant::now();
         let method = method_index(request.method());
-        let route = self.state.metrics.route(
-            request
-                .extensions()
-                .get::<MatchedPath>()
-                .map(MatchedPath::as_str),
-        );
+        let route = self.state.metrics.route_of(request.uri().path());
         TrackFuture {
             inner: self.inner.call(request),
             started,
@@ -302,7 +277,7 @@ pin_project_lite::pin_project! {
         inner: F,
         started: Instant,
         method: usize,
-        route: RouteHandle,
+        route: Option<usize>,
         state: GatewayState,
     }
 }
@@ -318,7 +293,7 @@ where
         let output = ready!(this.inner.poll(cx));
         if let Ok(response) = &output {
             this.state.metrics.record(
-                this.route,
+                *this.route,
                 *this.method,
                 response.status().as_u16(),
                 this.started.elapsed().as_secs_f64(),

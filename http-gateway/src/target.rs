@@ -28,7 +28,8 @@ pub enum Agents {
 pub struct RemoteAgents {
     client: Arc<Client>,
     relays: Vec<Multiaddr>,
-    lists: AccessLists,
+    /// Shared with every request's [`TargetAgent`], not copied into it.
+    lists: Arc<AccessLists>,
     /// Connections to recently used agents.
     agents: Cache<Address, RemoteAgent>,
 }
@@ -68,7 +69,7 @@ impl RemoteAgents {
         RemoteAgents {
             client: Arc::new(client),
             relays,
-            lists,
+            lists: Arc::new(lists),
             agents: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_idle(std::time::Duration::from_secs(600))
@@ -94,7 +95,7 @@ impl RemoteAgents {
             address,
             service: Arc::new(agent),
             base_path: format!("/agents/{address}"),
-            lists: Some(self.lists.clone()),
+            lists: Some(Arc::clone(&self.lists)),
         })
     }
 }
@@ -107,7 +108,7 @@ pub struct TargetAgent {
     /// Where this agent's routes live on this gateway: `""` or `/agents/0x…`.
     pub base_path: String,
     /// The standalone gateway's lists, checked against signers at its door.
-    pub lists: Option<AccessLists>,
+    pub lists: Option<Arc<AccessLists>>,
 }
 
 impl TargetAgent {
