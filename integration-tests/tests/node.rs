@@ -10,8 +10,10 @@ use std::{
 };
 
 use agenthost::{
-    agent_fn, node::NodeConfig, Agent, AgentConnection, AgentError, AgentKey, Client, Context,
-    Frame, Host, Input, Output, RunningHost,
+    agent_fn,
+    node::{InputRequest, NodeConfig},
+    Agent, AgentConnection, AgentError, AgentKey, Client, Context, Frame, Host, Input, Output,
+    RunningHost,
 };
 use futures::AsyncWriteExt;
 
@@ -272,6 +274,49 @@ async fn a_caller_dropping_its_reply_cancels_the_run() {
     assert_eq!(started.load(Ordering::SeqCst), 1);
     assert_eq!(finished.load(Ordering::SeqCst), 0);
     assert_eq!(connection.info().await.unwrap()["name"], "long");
+}
+
+/// An agent that watches its cancel token itself ends with an error in the very wake-up the
+/// token fires. The turn was cancelled all the same, and is recorded so, not as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_the_agent_ends_on_cancel_is_recorded_cancelled() {
+    let agent =
+        agenthost::agent_fn_with_context("watcher", |_input: Input, cx: Context| async move {
+            cx.cancelled().await;
+            Err::<&str, _>(AgentError::msg("stopped: the turn was cancelled"))
+        });
+    let host = start(Host::new(agent)).await;
+    let connection = connect(&host).await;
+    // Both are ready in the same poll, and `select!` starts from a random branch unless told
+    // otherwise: twenty turns make a one-in-two race show.
+    for _ in 0..20 {
+        let request = InputRequest {
+            prompt: Some("go".into()),
+            detached: true,
+            ..InputRequest::default()
+        };
+        let mut reply = connection.input_request(request).await.unwrap();
+        let session_id = loop {
+            match reply.next_frame().await {
+                Some(Frame::Event(event)) if event["type"] == "detached" => {
+                    break event["session_id"].as_str().unwrap().to_owned();
+                }
+                Some(_) => continue,
+                None => panic!("no detached event"),
+            }
+        };
+        connection.cancel(&session_id).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let record = loop {
+            let record = connection.session(&session_id).await.unwrap();
+            if record["status"] != "running" {
+                break record;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "still {record}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!(record["status"], "cancelled", "{record}");
+    }
 }
 
 struct NotifyOnDrop(Arc<tokio::sync::Notify>);

@@ -270,9 +270,13 @@ async fn execute<A: Agent>(
             tokio::pin!(long_turn);
             loop {
                 tokio::select! {
-                    outcome = &mut run => break Ended::Finished((outcome, cx.take_trace())),
+                    // Cancel and interrupt are looked at first: an agent that watches the
+                    // token itself (`cx`) can end with an error in the very wake-up the token
+                    // fired, and that turn was cancelled, not failed.
+                    biased;
                     _ = cancel.cancelled() => break Ended::Cancelled,
                     _ = interrupt.cancelled() => break Ended::Interrupted,
+                    outcome = &mut run => break Ended::Finished((outcome, cx.take_trace())),
                     _ = &mut long_turn, if !record.written => record.write_running(),
                 }
             }
