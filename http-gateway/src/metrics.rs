@@ -42,8 +42,8 @@ const METHODS: [&str; 8] = [
 
 /// The statuses the gateway answers with (WIRE.md §3, plus 101 for WebSocket upgrades): each
 /// has a counter slot in [`RouteMetrics`]. Any other status is counted through the family.
-const STATUSES: [u16; 16] = [
-    200, 101, 204, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 502, 503, 504,
+const STATUSES: [u16; 14] = [
+    200, 101, 400, 401, 403, 404, 405, 409, 413, 429, 500, 502, 503, 504,
 ];
 
 fn method_index(method: &axum::http::Method) -> usize {
