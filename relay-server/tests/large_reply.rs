@@ -13,7 +13,8 @@ use libp2p::{identity, relay, StreamProtocol};
 const BULK: StreamProtocol = StreamProtocol::new("/agenthost-test/bulk/1");
 const REPLY_BYTES: usize = 1 << 20;
 
-/// Sends a 1 MiB reply from an agent reserved on the relay to a caller dialing through it;
+/// Answers a one-byte request with a 1 MiB reply, from an agent reserved on the relay to a
+/// caller dialing through it;
 /// returns how many bytes the caller received.
 async fn relayed_reply_bytes(config: agenthost_relay::RelayConfig) -> usize {
     let relay = start_relay(config).await;
@@ -46,6 +47,13 @@ async fn relayed_reply_bytes(config: agenthost_relay::RelayConfig) -> usize {
     tokio::spawn(async move {
         while let Some((_, mut stream)) = incoming.next().await {
             tokio::spawn(async move {
+                // Reply only to a request: the caller sends it once its `open_stream` has
+                // returned, so a small budget cannot cut the circuit while the caller is
+                // still negotiating the stream (then the open failed instead of the read).
+                let mut request = [0u8; 1];
+                if stream.read_exact(&mut request).await.is_err() {
+                    return;
+                }
                 let chunk = vec![7u8; 16 * 1024];
                 for _ in 0..REPLY_BYTES / chunk.len() {
                     if stream.write_all(&chunk).await.is_err() {
@@ -95,6 +103,8 @@ async fn relayed_reply_bytes(config: agenthost_relay::RelayConfig) -> usize {
         .await
         .expect("stream opened in time")
         .expect("open stream");
+    stream.write_all(&[1]).await.expect("send the request");
+    stream.flush().await.expect("send the request");
     let mut received = 0usize;
     let mut buf = vec![0u8; 64 * 1024];
     let _ = tokio::time::timeout(STEP_TIMEOUT, async {
