@@ -507,21 +507,28 @@ impl<A: Agent> Host<A> {
         };
         let name = dispatcher.info().name.clone();
         let service: Arc<dyn AgentService> = Arc::new(dispatcher);
-        let server = serve(incoming, Arc::clone(&service), self.server);
+        // Built even without an HTTP port: it also serves the sockets standalone gateways
+        // carry here over P2P (their sessions run in the agent's process).
+        let gateway = Gateway::local(
+            key.clone(),
+            Arc::clone(&service),
+            GatewayConfig {
+                max_body_bytes,
+                ..self.gateway
+            },
+        );
+        let server = serve(
+            incoming,
+            Arc::clone(&service),
+            Some(gateway.peer_sockets()),
+            self.server,
+        );
         let http_stop = CancellationToken::new();
         let tasks = vec![server, sweeper];
         let mut http_task = None;
         let http_addr = match http_listener {
             Some(listener) => {
                 let addr = listener.local_addr()?;
-                let gateway = Gateway::local(
-                    key.address(),
-                    Arc::clone(&service),
-                    GatewayConfig {
-                        max_body_bytes,
-                        ..self.gateway
-                    },
-                );
                 let stop = http_stop.clone();
                 http_task = Some(tokio::spawn(async move {
                     if let Err(e) = gateway.serve(listener, stop.cancelled_owned()).await {

@@ -1,7 +1,7 @@
 //! CORS as WIRE.md §3 asks (any origin; GET, POST, OPTIONS; the signed-GET headers), done by
 //! tower-http where CORS happens: on requests that carry an `Origin` header and on every
 //! `OPTIONS` (preflight). Other requests — curl, SDKs, servers — only get the constant
-//! `Access-Control-Allow-Origin: *`.
+//! `Access-Control-Allow-Origin: *`. Preflights are answered 204, as ConnectOnion's host does.
 //!
 //! Why not tower-http's layer on every request: it builds a header map and a `Vary` value per
 //! request, which measured as the largest single cost of `GET /health` (BENCHMARKS.md). With
@@ -54,6 +54,20 @@ pub struct GatewayCorsService<S> {
 }
 
 type AnyOrigin<B> = fn(Response<B>) -> Response<B>;
+type Preflight<B> = fn(Response<B>) -> Response<B>;
+
+/// A preflight answer is 204 No Content, as ConnectOnion's host gives (tower-http says 200).
+/// Only preflight answers carry `Access-Control-Allow-Methods`.
+fn no_content_preflight<B>(mut response: Response<B>) -> Response<B> {
+    if response.status() == axum::http::StatusCode::OK
+        && response
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_METHODS)
+    {
+        *response.status_mut() = axum::http::StatusCode::NO_CONTENT;
+    }
+    response
+}
 
 fn any_origin<B>(mut response: Response<B>) -> Response<B> {
     response.headers_mut().insert(
@@ -70,8 +84,10 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future =
-        Either<tower_http::cors::ResponseFuture<S::Future>, MapOk<S::Future, AnyOrigin<ResBody>>>;
+    type Future = Either<
+        MapOk<tower_http::cors::ResponseFuture<S::Future>, Preflight<ResBody>>,
+        MapOk<S::Future, AnyOrigin<ResBody>>,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -82,7 +98,11 @@ where
             // tower's idiom: the service polled ready handles this request, a clone stays.
             let clone = self.inner.clone();
             let ready = std::mem::replace(&mut self.inner, clone);
-            Either::Left(CORS.layer(ready).call(request))
+            Either::Left(
+                CORS.layer(ready)
+                    .call(request)
+                    .map_ok(no_content_preflight as Preflight<ResBody>),
+            )
         } else {
             Either::Right(
                 self.inner

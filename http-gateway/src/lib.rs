@@ -8,8 +8,10 @@
 //! - `routes.rs`: `POST /input`, `GET /sessions`, `GET /sessions/{id}`, `GET /health`,
 //!   `GET /info`, `GET /docs`, `GET /api/agents/{address}`; `signed_get.rs` turns `X-Co-*`
 //!   headers into the envelope the agent verifies, so the signer is checked end to end;
-//! - `ws.rs`: `/ws` (simple and authenticated forms) over `live_turns.rs`, which keeps each
-//!   turn's frames for rejoining clients and never lets a slow socket slow the agent;
+//! - `ws/`: `/ws` (simple and authenticated forms, SEAL), its session run in the agent's own
+//!   process: here when embedded, and on a standalone gateway carried to the agent over a P2P
+//!   socket stream (`ws/tunnel.rs`); `ws/live_turns.rs` keeps each turn's frames for rejoining
+//!   clients and never lets a slow socket slow the agent;
 //! - `error.rs`: agent error codes to HTTP statuses, JSON bodies for every error;
 //! - `openapi.rs` + `schemas.rs`: `/openapi.json`, built from the handlers' annotations;
 //!   `metrics.rs`: `/metrics` in Prometheus format; `cors.rs`: CORS where it applies;
@@ -18,7 +20,6 @@
 mod client_addr;
 mod cors;
 mod error;
-mod live_turns;
 mod metrics;
 mod openapi;
 mod remote;

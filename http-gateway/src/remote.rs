@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use agenthost_identity::Address;
 use agenthost_node::{
     libp2p_multiaddr::Protocol, AgentConnection, AgentService, Caller, Client, ClientError,
-    ErrorCode, ErrorFrame, Frame, Multiaddr, Reply, Request,
+    ErrorCode, ErrorFrame, Frame, Multiaddr, PeerSocket, Reply, Request,
 };
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -41,6 +41,15 @@ impl RemoteAgent {
 
     pub fn address(&self) -> Address {
         self.inner.address
+    }
+
+    /// Opens a socket stream to the agent, carrying one client's WebSocket (`ws/tunnel.rs`).
+    pub async fn open_socket(&self, client: String) -> Result<PeerSocket, ErrorFrame> {
+        let connection = self.inner.connection().await?;
+        connection
+            .open_socket(Some(client))
+            .await
+            .map_err(|e| unreachable(&self.inner.address, &e))
     }
 }
 

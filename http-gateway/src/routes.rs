@@ -22,7 +22,7 @@ use crate::{
     client_addr::ClientAddr,
     error::{ApiError, ErrorBody},
     schemas::{
-        CancelBody, DiscoveryBody, HealthBody, InfoBody, InputBody, InputResponse,
+        CancelBody, DiscoveryBody, HealthBody, InfoBody, InputBody, InputResponse, RouteIndexBody,
         SessionRecordBody, SessionsBody,
     },
     signed_get::{claimed_signer, signed_fields},
@@ -374,6 +374,40 @@ fn endpoint(headers: &HeaderMap, base_path: &str) -> String {
     format!("{scheme}://{host}{base_path}")
 }
 
+/// The routes of this gateway, as ConnectOnion's host lists them at `GET /` (its keys
+/// `docs`, `info`, `health`, `input`, `websocket`), with ours beside them.
+#[utoipa::path(
+    get, path = "/",
+    responses((status = 200, description = "where each route is", body = RouteIndexBody))
+)]
+pub async fn get_index(State(state): State<GatewayState>) -> Json<RouteIndexBody> {
+    let index = match &*state.agents {
+        Agents::Local(_) => RouteIndexBody {
+            docs: "/docs",
+            info: "/info",
+            health: "/health",
+            input: "POST /input",
+            websocket: "/ws",
+            sessions: "/sessions",
+            openapi: "/openapi.json",
+            agents: None,
+            discovery: "/api/agents/{address}",
+        },
+        Agents::Remote(_) => RouteIndexBody {
+            docs: "/agents/{address}/docs",
+            info: "/agents/{address}/info",
+            health: "/health",
+            input: "POST /agents/{address}/input",
+            websocket: "/agents/{address}/ws",
+            sessions: "/agents/{address}/sessions",
+            openapi: "/openapi.json",
+            agents: Some("/agents/{address}/"),
+            discovery: "/api/agents/{address}",
+        },
+    };
+    Json(index)
+}
+
 /// The interactive page: chat over /ws, identity, sessions, snippets.
 #[utoipa::path(
     get, path = "/docs",
@@ -403,16 +437,13 @@ pub async fn discover_agent(
     let address = agenthost_identity::Address::parse(&text)
         .map_err(|e| ApiError::not_found(format!("{text} is not an agent address: {e}")))?;
     let (base, service) = match &*state.agents {
-        Agents::Local {
-            address: local,
-            service,
-        } => {
-            if *local != address {
+        Agents::Local(local) => {
+            if local.address != address {
                 return Err(ApiError::not_found(format!(
                     "agent {address} is not served here"
                 )));
             }
-            (String::new(), std::sync::Arc::clone(service))
+            (String::new(), std::sync::Arc::clone(&local.service))
         }
         Agents::Remote(remote) => {
             let target = remote.target(address)?;

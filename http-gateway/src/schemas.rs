@@ -145,18 +145,44 @@ pub struct HealthBody {
 pub struct InfoBody {
     pub name: String,
     pub address: String,
-    pub peer_id: String,
     pub tools: Vec<Value>,
+    /// The agent's model; `""` for an agent without one.
+    pub model: String,
     /// `open`, `careful`, `strict` or `policy`.
     pub trust: String,
     pub version: String,
+    /// Always empty: agenthost agents publish no skills (ConnectOnion's field, kept for its
+    /// clients).
+    pub skills: Vec<Value>,
     pub accepted_inputs: Value,
+    /// ConnectOnion's WebSocket protocol: `{"name":"oip","version","min_version",
+    /// "max_version","websocket_path":"/ws"}`.
+    pub protocol: Value,
+    pub peer_id: String,
+    /// The libp2p protocol of the agent's P2P requests (`/agenthost/agent/1`).
+    pub p2p_protocol: String,
     /// libp2p multiaddrs the agent listens on.
     pub listen_addrs: Vec<String>,
     /// Relays the agent is reserved on, with their state.
     pub relays: Vec<Value>,
     /// HTTP base URLs of the agent on this gateway.
     pub endpoints: Vec<String>,
+}
+
+/// `GET /`: where each route is (`{address}` stands for an agent's address).
+#[derive(Serialize, ToSchema)]
+pub struct RouteIndexBody {
+    pub docs: &'static str,
+    pub info: &'static str,
+    pub health: &'static str,
+    pub input: &'static str,
+    pub websocket: &'static str,
+    pub sessions: &'static str,
+    pub openapi: &'static str,
+    /// A standalone gateway: the prefix of each agent's routes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agents: Option<&'static str>,
+    pub discovery: &'static str,
 }
 
 /// `GET /api/agents/{address}`: where a ConnectOnion client finds the agent.

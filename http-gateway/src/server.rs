@@ -3,8 +3,8 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
 
-use agenthost_identity::{Address, MemoryReplayLedger};
-use agenthost_node::AgentService;
+use agenthost_identity::AgentKey;
+use agenthost_node::{AgentService, SocketService};
 use axum::{
     extract::{DefaultBodyLimit, State},
     routing::get,
@@ -22,13 +22,12 @@ use utoipa_axum::{
 use crate::{
     cors::{GatewayCors, GatewayCorsService},
     error::{no_route, wrong_method},
-    live_turns::LiveTurns,
     metrics::{self, Metrics},
     openapi::{declare_address_param, ApiDoc},
     routes,
     state::{GatewayConfig, GatewayState, Shared},
     target::{Agents, RemoteAgents},
-    ws,
+    ws::{self, live_turns::LiveTurns, LocalAgent, PeerSockets},
 };
 
 /// The service a gateway serves: the router inside CORS and metrics.
@@ -40,9 +39,15 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Fronts the agent of this process (no network hop): routes at `/`.
-    pub fn local(address: Address, service: Arc<dyn AgentService>, config: GatewayConfig) -> Self {
-        Gateway::new(Agents::Local { address, service }, config)
+    /// Fronts the agent of this process (no network hop): routes at `/`. The agent's key
+    /// seals sockets (SEAL); checking signatures stays with `service`, the agent's door.
+    pub fn local(key: AgentKey, service: Arc<dyn AgentService>, config: GatewayConfig) -> Self {
+        let agent = LocalAgent {
+            address: key.address(),
+            service,
+            key,
+        };
+        Gateway::new(Agents::Local(agent), config)
     }
 
     /// Fronts any agent reachable over libp2p: routes under `/agents/{address}/`.
@@ -57,10 +62,15 @@ impl Gateway {
                 live: Arc::new(LiveTurns::new(config.ws_lag_frames, config.replay_window)),
                 config,
                 metrics: Metrics::new(),
-                connect_ledger: MemoryReplayLedger::new(),
                 started: Instant::now(),
             }),
         }
+    }
+
+    /// The sockets standalone gateways carry to this (local) agent over P2P, served with the
+    /// same sessions and live turns as this gateway's own `/ws`. For the node's P2P server.
+    pub fn peer_sockets(&self) -> Arc<dyn SocketService> {
+        Arc::new(PeerSockets::new(self.state.clone()))
     }
 
     /// The gateway as one service: CORS and metrics around the router (state applied).
@@ -80,10 +90,12 @@ impl Gateway {
         let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
         let (router, mut doc) = match &*state.agents {
             Agents::Local { .. } => agent_routes(body_limit)
+                .routes(routes!(routes::get_index))
                 .routes(routes!(routes::discover_agent))
                 .split_for_parts(),
             Agents::Remote(_) => OpenApiRouter::with_openapi(ApiDoc::openapi())
                 .nest("/agents/{address}", agent_routes(body_limit))
+                .routes(routes!(routes::get_index))
                 .routes(routes!(routes::discover_agent))
                 .routes(routes!(gateway_health))
                 .split_for_parts(),
@@ -214,8 +226,9 @@ mod tests {
 
     #[tokio::test]
     async fn every_request_is_labelled_with_the_route_that_served_it() {
-        let address = Address::parse(&format!("0x{}", "ab".repeat(32))).unwrap();
-        let gateway = Gateway::local(address, Arc::new(Unavailable), GatewayConfig::default());
+        let key = AgentKey::generate();
+        let address = key.address();
+        let gateway = Gateway::local(key, Arc::new(Unavailable), GatewayConfig::default());
         let app = gateway.app();
         let (status, doc) = get(&app, "/openapi.json").await;
         assert_eq!(status, StatusCode::OK);

@@ -3,9 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use agenthost_identity::MemoryReplayLedger;
-
-use crate::{live_turns::LiveTurns, metrics::Metrics, target::Agents};
+use crate::{metrics::Metrics, target::Agents, ws::live_turns::LiveTurns};
 
 /// Settings of a gateway.
 #[derive(Debug, Clone)]
@@ -52,10 +50,8 @@ pub struct Shared {
     pub agents: Arc<Agents>,
     pub config: GatewayConfig,
     pub metrics: Metrics,
+    /// Turns started over WebSocket in this process (an embedded gateway's), for rejoining.
     pub live: Arc<LiveTurns>,
-    /// Single use of WebSocket CONNECT signatures, which the gateway checks itself (the
-    /// agent checks every later command).
-    pub connect_ledger: MemoryReplayLedger,
     pub started: std::time::Instant,
 }
 

@@ -4,22 +4,19 @@
 use std::{collections::HashSet, sync::Arc};
 
 use agenthost_identity::Address;
-use agenthost_node::{AgentService, Client, Multiaddr};
+use agenthost_node::{AgentService, Client, Multiaddr, PeerSocket};
 use axum::{
     extract::{FromRequestParts, RawPathParams},
     http::request::Parts,
 };
 use moka::sync::Cache;
 
-use crate::{error::ApiError, remote::RemoteAgent, state::GatewayState};
+use crate::{error::ApiError, remote::RemoteAgent, state::GatewayState, ws::LocalAgent};
 
 /// The agents a gateway serves.
 pub enum Agents {
     /// One agent in this process: no network hop.
-    Local {
-        address: Address,
-        service: Arc<dyn AgentService>,
-    },
+    Local(LocalAgent),
     /// Any agent reachable over libp2p.
     Remote(RemoteAgents),
 }
@@ -85,12 +82,27 @@ impl RemoteAgents {
         &self.client
     }
 
+    fn agent(&self, address: Address) -> Result<RemoteAgent, ApiError> {
+        self.lists.check_agent(&address)?;
+        Ok(self.agents.get_with(address, || {
+            RemoteAgent::new(address, Arc::clone(&self.client), self.relays.clone())
+        }))
+    }
+
+    /// A socket stream to the agent at `address`, if this gateway fronts it; `client` names
+    /// the client in the agent's logs.
+    pub async fn open_socket(
+        &self,
+        address: Address,
+        client: String,
+    ) -> Result<PeerSocket, ApiError> {
+        let agent = self.agent(address)?;
+        agent.open_socket(client).await.map_err(ApiError::from)
+    }
+
     /// The agent at `address`, if this gateway fronts it.
     pub fn target(&self, address: Address) -> Result<TargetAgent, ApiError> {
-        self.lists.check_agent(&address)?;
-        let agent = self.agents.get_with(address, || {
-            RemoteAgent::new(address, Arc::clone(&self.client), self.relays.clone())
-        });
+        let agent = self.agent(address)?;
         Ok(TargetAgent {
             address,
             service: Arc::new(agent),
@@ -133,9 +145,9 @@ impl FromRequestParts<GatewayState> for TargetAgent {
         state: &GatewayState,
     ) -> Result<Self, Self::Rejection> {
         match &*state.agents {
-            Agents::Local { address, service } => Ok(TargetAgent {
-                address: *address,
-                service: Arc::clone(service),
+            Agents::Local(local) => Ok(TargetAgent {
+                address: local.address,
+                service: Arc::clone(&local.service),
                 base_path: String::new(),
                 lists: None,
             }),

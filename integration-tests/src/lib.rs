@@ -1,9 +1,12 @@
 //! Test harness for multi-process scenarios: builds the real `agenthost` binary (and the
 //! examples) once, runs `agenthost host` or a hosting example as a child process and reads its
-//! banner, and runs `agenthost call`; `openai_stub` stands in for an LLM endpoint.
+//! banner, and runs `agenthost call`; `openai_stub` stands in for an LLM endpoint;
+//! `connectonion` runs ConnectOnion's own client and host from PyPI; `netlab` builds NAT labs
+//! and LANs in network namespaces.
 //!
 //! Everything talks over real sockets on loopback; nothing is mocked.
 
+pub mod connectonion;
 pub mod netlab;
 pub mod openai_stub;
 pub mod signing;

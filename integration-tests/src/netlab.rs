@@ -59,6 +59,11 @@ pub struct LabConfig {
 
 /// Why the lab cannot run here (the test then skips).
 pub fn unavailable() -> Option<String> {
+    missing(&[("ip", &["netns", "list"]), ("nft", &["--version"])])
+}
+
+/// What the lab needs that this machine lacks: root, and each `(tool, args)` running.
+fn missing(tools: &[(&str, &[&str])]) -> Option<String> {
     // The effective uid, from `id -u` (no libc dependency for one number).
     let uid = Command::new("id").arg("-u").output().ok().and_then(|o| {
         String::from_utf8(o.stdout)
@@ -68,7 +73,7 @@ pub fn unavailable() -> Option<String> {
     if uid != Some(0) {
         return Some("not running as root".into());
     }
-    for (tool, args) in [("ip", &["netns", "list"][..]), ("nft", &["--version"][..])] {
+    for &(tool, args) in tools {
         match Command::new(tool)
             .args(args)
             .stdout(Stdio::null())
@@ -87,6 +92,17 @@ pub fn skip(test: &str) -> bool {
     match unavailable() {
         Some(why) => {
             eprintln!("SKIPPED {test}: NAT lab needs root, `ip netns` and nftables ({why})");
+            true
+        }
+        None => false,
+    }
+}
+
+/// Prints why a [`Lan`] test is skipped when namespaces cannot be made; `true` means skip.
+pub fn skip_lan(test: &str) -> bool {
+    match missing(&[("ip", &["netns", "list"])]) {
+        Some(why) => {
+            eprintln!("SKIPPED {test}: a LAN in a namespace needs root and `ip netns` ({why})");
             true
         }
         None => false,
@@ -300,8 +316,80 @@ fn nft(ns: &str, rules: &str) {
     );
 }
 
+/// One namespace joined to this machine by a veth pair: a LAN of two, for what must cross a
+/// real non-loopback interface (a client on this machine, a server in the namespace).
+pub struct Lan {
+    ns: String,
+    /// This machine's address on the LAN.
+    pub local_ip: String,
+    /// The namespace's address on the LAN.
+    pub ns_ip: String,
+}
+
+impl Lan {
+    /// Builds it. Panics if a command fails (what was built goes with the namespace).
+    pub fn build() -> Lan {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        remove_stale(LAN_PREFIX);
+        let pid = std::process::id();
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        // Interface names have 15 bytes; the subnet differs per process and per LAN.
+        let veth = format!("ahl{}x{n}", pid % 100_000);
+        let net = format!("10.{}.{}", 200 + pid % 50, n % 250);
+        let lan = Lan {
+            ns: format!("{LAN_PREFIX}{pid}-{n}"),
+            local_ip: format!("{net}.1"),
+            ns_ip: format!("{net}.2"),
+        };
+        run("ip", &["netns", "add", &lan.ns]);
+        ip(&lan.ns, &["link", "set", "lo", "up"]);
+        run(
+            "ip",
+            &[
+                "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &lan.ns,
+            ],
+        );
+        run(
+            "ip",
+            &["addr", "add", &format!("{}/24", lan.local_ip), "dev", &veth],
+        );
+        run("ip", &["link", "set", &veth, "up"]);
+        ip(
+            &lan.ns,
+            &["addr", "add", &format!("{}/24", lan.ns_ip), "dev", "eth0"],
+        );
+        ip(&lan.ns, &["link", "set", "eth0", "up"]);
+        lan
+    }
+
+    /// `program` run inside the namespace.
+    pub fn command(&self, program: &Path) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.ns]).arg(program);
+        command
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        // The veth pair goes with its namespace end.
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.ns])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Prefix of every [`Lan`] namespace: `ahlan-<pid>-<n>`.
+const LAN_PREFIX: &str = "ahlan-";
+
 /// Deletes lab namespaces whose test process is gone (a run killed before its drops ran).
 fn remove_stale_namespaces() {
+    remove_stale(PREFIX);
+}
+
+/// Deletes the namespaces named `<prefix><pid>-…` whose process is gone.
+fn remove_stale(prefix: &str) {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
         return;
     };
@@ -309,7 +397,7 @@ fn remove_stale_namespaces() {
         let Some(name) = line.split_whitespace().next() else {
             continue;
         };
-        let Some(rest) = name.strip_prefix(PREFIX) else {
+        let Some(rest) = name.strip_prefix(prefix) else {
             continue;
         };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {

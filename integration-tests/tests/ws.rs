@@ -81,6 +81,19 @@ fn signed_command(key: &AgentKey, to: &str, mut payload: Value) -> Value {
 fn connect_frame(key: &AgentKey, to: &str, extra: Value) -> Value {
     // A nonce keeps a quick reconnect's CONNECT from repeating the last one's signature.
     let payload = json!({"to": to, "timestamp": now(), "signed_commands": 1, "nonce": uuid()});
+    signed_connect(key, payload, extra)
+}
+
+/// A v1 CONNECT (ConnectOnion's older clients): no `signed_commands`, plain commands after it.
+fn v1_connect_frame(key: &AgentKey, to: &str, extra: Value) -> Value {
+    signed_connect(
+        key,
+        json!({"to": to, "timestamp": now(), "nonce": uuid()}),
+        extra,
+    )
+}
+
+fn signed_connect(key: &AgentKey, payload: Value, extra: Value) -> Value {
     let mut frame = serde_json::to_value(SignedEnvelope::sign(payload, key)).unwrap();
     frame["type"] = json!("CONNECT");
     if let Value::Object(extra) = extra {
@@ -132,12 +145,18 @@ async fn simple_form_streams_then_ends_with_one_output() {
     assert_eq!(out["session"]["turn"], 2);
     assert_eq!(out["session_id"], output["session_id"]);
 
-    // Unknown types (SEAL first of all), garbage and early signed commands are errors, and
-    // the socket stays usable.
+    // Unknown types, a SEAL that is not a socket's first frame, garbage and early signed
+    // commands are errors, and the socket stays usable.
+    send(&mut socket, json!({"type": "NO_SUCH_THING"})).await;
+    let err = next(&mut socket).await;
+    assert_eq!(err["message"], "unknown message type: 'NO_SUCH_THING'");
     send(&mut socket, json!({"type": "SEAL", "public_key": "00"})).await;
     let err = next(&mut socket).await;
     assert_eq!(err["type"], "ERROR");
-    assert_eq!(err["message"], "unknown message type: 'SEAL'");
+    assert_eq!(
+        err["message"],
+        "SEAL must be the first frame of a socket; open a new one"
+    );
     socket.send(Message::Text("{oops".into())).await.unwrap();
     assert_eq!(next(&mut socket).await["type"], "ERROR");
     let key = wire_vector_key();
@@ -353,4 +372,163 @@ async fn a_slow_reader_is_dropped_and_blocks_nobody() {
     }
     assert!(!saw_output, "a client that far behind must be dropped");
     println!("slow reader told it lagged: {lagged}");
+}
+
+/// ConnectOnion's rule for a CONNECT naming a session (its `ws_router/connect.py`):
+/// `connected` and nothing replayed when the session's last turn is over; `new` under a fresh
+/// id for an unknown or someone else's session; a socket's identity is fixed by its CONNECT.
+#[tokio::test]
+async fn a_finished_turn_is_never_replayed_and_each_turn_answers_its_own_prompt() {
+    let host = HostProcess::start(&["--demo", "--no-mdns"]);
+    let key = wire_vector_key();
+    let mut session: Option<(String, Value)> = None;
+    for prompt in ["t 1", "t 2", "t 3"] {
+        // A fresh socket per turn, as ConnectOnion's client opens them.
+        let mut socket = open(&host).await;
+        let mut extra = json!({});
+        if let Some((id, conversation)) = &session {
+            extra = json!({"session_id": id, "session": conversation});
+        }
+        send(&mut socket, connect_frame(&key, &host.address, extra)).await;
+        let connected = next(&mut socket).await;
+        assert_eq!(connected["type"], "CONNECTED", "{connected}");
+        assert_eq!(connected["protocol"]["name"], "oip");
+        match &session {
+            None => assert_eq!(connected["status"], "new"),
+            Some((id, _)) => {
+                assert_eq!(connected["status"], "connected", "{connected}");
+                assert_eq!(connected["session_id"], id.as_str());
+            }
+        }
+        send(
+            &mut socket,
+            signed_command(
+                &key,
+                &host.address,
+                json!({"type": "INPUT", "input_id": uuid(), "prompt": prompt}),
+            ),
+        )
+        .await;
+        // The first frame after CONNECTED belongs to this turn, and so does the OUTPUT.
+        let frames = turn(&mut socket).await;
+        let out = frames.last().unwrap();
+        assert_eq!(out["type"], "OUTPUT", "{frames:?}");
+        assert_eq!(out["result"], format!("echo: {prompt}"), "{frames:?}");
+        assert_eq!(streamed(&frames), format!("echo: {prompt}"));
+        session = Some((
+            out["session_id"].as_str().unwrap().to_owned(),
+            out["session"].clone(),
+        ));
+    }
+    let (id, conversation) = session.unwrap();
+    assert_eq!(conversation["turn"], 3, "one conversation: {conversation}");
+
+    // Unknown, and someone else's: a new session under a new id.
+    let mut socket = open(&host).await;
+    let unknown = "01900000-0000-7000-8000-000000000000";
+    send(
+        &mut socket,
+        connect_frame(&key, &host.address, json!({"session_id": unknown})),
+    )
+    .await;
+    let connected = next(&mut socket).await;
+    assert_eq!(connected["status"], "new", "{connected}");
+    assert_ne!(connected["session_id"], unknown);
+    let stranger = AgentKey::generate();
+    let mut socket = open(&host).await;
+    send(
+        &mut socket,
+        connect_frame(&stranger, &host.address, json!({"session_id": id})),
+    )
+    .await;
+    let connected = next(&mut socket).await;
+    assert_eq!(connected["status"], "new", "{connected}");
+    assert_ne!(connected["session_id"], id.as_str());
+
+    // On an authenticated socket the same CONNECT is answered again; another identity or
+    // session is refused: that takes a new socket.
+    send(
+        &mut socket,
+        connect_frame(&stranger, &host.address, json!({})),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["type"], "CONNECTED");
+    send(&mut socket, connect_frame(&key, &host.address, json!({}))).await;
+    let err = next(&mut socket).await;
+    assert_eq!(
+        err["message"],
+        "already authenticated: open a new connection"
+    );
+
+    // A signed command whose payload is not an INPUT is not taken for one.
+    let mut socket = open(&host).await;
+    send(&mut socket, connect_frame(&key, &host.address, json!({}))).await;
+    assert_eq!(next(&mut socket).await["type"], "CONNECTED");
+    let mut disguised = signed_command(
+        &key,
+        &host.address,
+        json!({"type": "mode_change", "prompt": "x"}),
+    );
+    disguised["type"] = json!("INPUT");
+    send(&mut socket, disguised).await;
+    let err = next(&mut socket).await;
+    assert_eq!(err["message"], "unauthorized: signed command type mismatch");
+}
+
+/// A v1 CONNECT (no `signed_commands`) admits plain commands, run as the CONNECT's signer: a
+/// strict agent that whitelists the signer answers them. v2 keeps requiring signed ones.
+#[tokio::test]
+async fn a_v1_connect_admits_plain_commands_as_its_signer() {
+    let key = wire_vector_key();
+    let signer = key.address().to_string();
+    let host = HostProcess::start(&[
+        "--demo",
+        "--no-mdns",
+        "--trust",
+        "strict",
+        "--whitelist",
+        &signer,
+    ]);
+    // Without CONNECT a strict agent refuses a plain INPUT.
+    let mut socket = open(&host).await;
+    send(&mut socket, json!({"type": "INPUT", "prompt": "who?"})).await;
+    let err = next(&mut socket).await;
+    assert_eq!(err["type"], "ERROR", "{err}");
+
+    send(
+        &mut socket,
+        v1_connect_frame(&key, &host.address, json!({})),
+    )
+    .await;
+    let connected = next(&mut socket).await;
+    assert_eq!(connected["type"], "CONNECTED", "{connected}");
+    send(
+        &mut socket,
+        json!({"type": "INPUT", "input_id": uuid(), "prompt": "v1 turn", "to": host.address}),
+    )
+    .await;
+    let frames = turn(&mut socket).await;
+    let out = frames.last().unwrap();
+    assert_eq!(out["result"], "echo: v1 turn", "{frames:?}");
+    assert_eq!(out["session_id"], connected["session_id"]);
+
+    // The turn is the signer's: another caller cannot see it.
+    let record = get_json(&format!(
+        "{}/sessions/{}",
+        host.http.as_ref().unwrap(),
+        out["session_id"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(record["code"], "not_found", "{record}");
+
+    // v2 on a fresh socket: a plain command is refused.
+    let mut socket = open(&host).await;
+    send(&mut socket, connect_frame(&key, &host.address, json!({}))).await;
+    assert_eq!(next(&mut socket).await["type"], "CONNECTED");
+    send(&mut socket, json!({"type": "INPUT", "prompt": "plain"})).await;
+    let err = next(&mut socket).await;
+    assert!(
+        err["message"].as_str().unwrap().contains("must be signed"),
+        "{err}"
+    );
 }

@@ -17,6 +17,7 @@ use crate::{
     node::{Node, NodeConfig, NodeError, NodeHandle},
     protocol::{DEFAULT_MAX_FRAME_BYTES, OPEN_STREAM_TIMEOUT},
     reply::Reply,
+    socket::{PeerSocket, SocketOpen},
     stream_handler::{AgentStream, OpenStreamError, StreamPath},
 };
 
@@ -417,6 +418,15 @@ impl AgentConnection {
         Err(ClientError::OpenStream(
             "the connection kept closing".into(),
         ))
+    }
+
+    /// Opens a socket stream (`socket.rs`): a client's WebSocket session, carried to the agent
+    /// and run there. `client` names the client in the agent's logs.
+    pub async fn open_socket(&self, client: Option<String>) -> Result<PeerSocket, ClientError> {
+        let stream = self.open_stream().await?;
+        PeerSocket::open(stream, &SocketOpen::new(client), self.max_frame_bytes)
+            .await
+            .map_err(ClientError::Send)
     }
 
     /// Open connections to the agent (one, when all is well).

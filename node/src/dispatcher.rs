@@ -29,7 +29,7 @@ use crate::{
     running_turns::{RetireReport, RunningTurns},
     service::AgentService,
     session_requests,
-    signed_request::{verify_signed_get, SignedGetPath},
+    signed_request::{verify_signed_get, verify_socket_opening, SignedGetPath},
     store::{SessionStore, SqliteReplayLedger},
     trust::{Gatekeeper, Trust, TrustConfig},
 };
@@ -171,22 +171,28 @@ impl<A: Agent> Dispatcher<A> {
             .unwrap_or_default();
         let limits = shared.pool.limits();
         let inputs = &shared.input_limits;
+        // ConnectOnion's fields first, with its types (its clients read them), then ours
+        // under names it does not use.
         let mut body = json!({
             "name": shared.info.name,
             "address": shared.identity.address.to_string(),
-            "peer_id": shared.identity.peer_id.to_string(),
             "tools": shared.info.tools,
+            // An agent without a model (the demo, most hosted commands) says so with "".
+            "model": shared.info.model.clone().unwrap_or_default(),
             "trust": shared.gatekeeper.trust_name(),
             "version": env!("CARGO_PKG_VERSION"),
-            "protocol": crate::protocol::AGENT_PROTOCOL.as_ref(),
+            "skills": [],
             "accepted_inputs": {
                 "text": true,
                 "images": true,
                 "files": {
-                    "max_file_size_mb": inputs.max_file_size_bytes as f64 / (1024.0 * 1024.0),
+                    "max_file_size_mb": megabytes(inputs.max_file_size_bytes),
                     "max_files_per_request": inputs.max_files_per_request,
                 },
             },
+            "protocol": crate::protocol::oip_descriptor(),
+            "peer_id": shared.identity.peer_id.to_string(),
+            "p2p_protocol": crate::protocol::AGENT_PROTOCOL.as_ref(),
             "workers": limits.workers,
             "queue": limits.queue,
             "listen_addrs": listen,
@@ -209,9 +215,6 @@ impl<A: Agent> Dispatcher<A> {
         });
         if let Some(d) = &shared.info.description {
             body["description"] = json!(d);
-        }
-        if let Some(m) = &shared.info.model {
-            body["model"] = json!(m);
         }
         body
     }
@@ -238,6 +241,16 @@ impl<A: Agent> Dispatcher<A> {
     }
 }
 
+/// A size in MB as ConnectOnion reports it: an integer when whole (`10`, not `10.0`).
+fn megabytes(bytes: usize) -> Value {
+    const MB: usize = 1024 * 1024;
+    if bytes.is_multiple_of(MB) {
+        json!(bytes / MB)
+    } else {
+        json!(bytes as f64 / MB as f64)
+    }
+}
+
 impl<A: Agent> AgentService for Dispatcher<A> {
     fn drain(&self, grace: Duration) -> BoxFuture<'static, RetireReport> {
         self.shared.running.close();
@@ -250,6 +263,26 @@ impl<A: Agent> AgentService for Dispatcher<A> {
         // belong to the new files.
         let generation = shared.running.mark_for_retirement();
         Box::pin(async move { shared.running.retire(generation, grace).await })
+    }
+
+    fn verify_opening(
+        &self,
+        envelope: agenthost_identity::SignedEnvelope,
+        single_use: bool,
+    ) -> BoxFuture<'static, Result<Address, crate::frame::ErrorFrame>> {
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let gatekeeper = &shared.gatekeeper;
+            let blacklisted = |a: &Address| gatekeeper.is_blacklisted(a);
+            verify_socket_opening(
+                &envelope,
+                shared.identity.address,
+                &shared.ledger,
+                &blacklisted,
+                single_use,
+            )
+            .await
+        })
     }
 
     fn call(&self, request: Request, caller: Caller) -> Reply {

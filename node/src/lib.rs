@@ -15,6 +15,9 @@
 //! - [`agent`] is the API an author implements ([`Agent`], [`agent_fn`]) and [`context`] what a
 //!   run sees ([`Context`]: caller, [`session`] history, streaming, cancellation).
 //!
+//! A stream may instead carry a client's WebSocket from a gateway ([`socket`]); the server
+//! hands it to the host's [`SocketService`], which runs the session beside the dispatcher.
+//!
 //! Around it: [`node`] owns the libp2p swarm (`behaviour`: TCP+QUIC, Noise, Yamux, identify,
 //! ping, mDNS, and [`agent_streams`] carrying the request streams) in one task behind a
 //! [`NodeHandle`]; [`client`] dials agents by address and sends them requests;
@@ -47,6 +50,7 @@ pub mod service;
 pub mod session;
 mod session_requests;
 mod signed_request;
+pub mod socket;
 pub mod store;
 mod stream_handler;
 pub mod trust;
@@ -72,6 +76,7 @@ pub use running_turns::RetireReport;
 pub use server::{serve, ServerConfig};
 pub use service::AgentService;
 pub use session::{Message, Session};
+pub use socket::{PeerSocket, PeerSocketReader, PeerSocketWriter, SocketOpen, SocketService};
 pub use stream_handler::{AgentStream, InboundStream, OpenStreamError, StreamPath};
 
 pub use libp2p::{multiaddr as libp2p_multiaddr, Multiaddr, PeerId};

@@ -20,3 +20,19 @@ pub const OPEN_STREAM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The identify protocol version we announce.
 pub const IDENTIFY_PROTOCOL_VERSION: &str = "/agenthost/1.0.0";
+
+/// The version of ConnectOnion's WebSocket protocol ("OIP") the gateway speaks: its CONNECT,
+/// SEAL and INPUT frames, as ConnectOnion 1.9.2's host answers them.
+pub const OIP_VERSION: &str = "0.1";
+
+/// ConnectOnion's protocol descriptor, as its host puts it in `GET /info` and `CONNECTED`
+/// (`network/host/protocol.py`): its clients read `websocket_path` from it.
+pub fn oip_descriptor() -> serde_json::Value {
+    serde_json::json!({
+        "name": "oip",
+        "version": OIP_VERSION,
+        "min_version": OIP_VERSION,
+        "max_version": OIP_VERSION,
+        "websocket_path": "/ws",
+    })
+}

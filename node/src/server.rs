@@ -3,7 +3,9 @@
 //!
 //! One stream, one request: read the request frame, hand it to the service, write the reply
 //! frames as they come, close. While the reply runs, the read half is watched: the caller
-//! closing or resetting its stream cancels the run (WIRE.md §5).
+//! closing or resetting its stream cancels the run (WIRE.md §5). A stream that opens with
+//! `{"type":"SOCKET"}` instead carries a client's WebSocket (`socket.rs`) and goes to the
+//! host's [`SocketService`] for as long as it lasts.
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use crate::{
     frame::{ErrorCode, ErrorFrame, Frame, Request},
     protocol::{DEFAULT_MAX_FRAME_BYTES, REQUEST_READ_TIMEOUT},
     service::AgentService,
+    socket::{PeerSocket, SocketOpen, SocketService, SOCKET_OPEN},
     stream_handler::{AgentStream, InboundStream},
 };
 
@@ -40,10 +43,12 @@ impl Default for ServerConfig {
     }
 }
 
-/// Serves the inbound request streams of a node. The returned task ends when the node stops.
+/// Serves the inbound request streams of a node, and its socket streams when `sockets` is
+/// given (else they are answered with an ERROR). The returned task ends when the node stops.
 pub fn serve(
     mut incoming: InboundStreams,
     service: Arc<dyn AgentService>,
+    sockets: Option<Arc<dyn SocketService>>,
     config: ServerConfig,
 ) -> JoinHandle<()> {
     let slots = Arc::new(Semaphore::new(config.max_streams));
@@ -53,8 +58,9 @@ pub fn serve(
             match Arc::clone(&slots).try_acquire_owned() {
                 Ok(slot) => {
                     let service = Arc::clone(&service);
+                    let sockets = sockets.clone();
                     tokio::spawn(async move {
-                        handle_stream(inbound, service.as_ref(), config).await;
+                        handle_stream(inbound, service.as_ref(), sockets.as_deref(), config).await;
                         drop(slot);
                     });
                 }
@@ -80,10 +86,11 @@ pub(crate) async fn refuse_overloaded(mut stream: AgentStream) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), send).await;
 }
 
-/// Serves one request stream to its end.
+/// Serves one request (or socket) stream to its end.
 pub async fn handle_stream(
     inbound: InboundStream,
     service: &dyn AgentService,
+    sockets: Option<&dyn SocketService>,
     config: ServerConfig,
 ) {
     let InboundStream {
@@ -93,8 +100,27 @@ pub async fn handle_stream(
         relayed,
     } = inbound;
     let (mut reader, mut writer) = stream.split();
-    let request = match read_request(&mut reader, config.max_frame_bytes).await {
-        Ok(request) => request,
+    let caller = Caller::peer(peer, relayed, Some(remote.to_string()));
+    let request = match read_opening(&mut reader, config.max_frame_bytes).await {
+        Ok(Opening::Request(request)) => request,
+        Ok(Opening::Socket(open)) => {
+            match sockets {
+                Some(sockets) => {
+                    tracing::debug!(%peer, client = ?open.client, "socket");
+                    let socket = PeerSocket::new(reader, writer, config.max_frame_bytes);
+                    sockets.serve(socket, open, caller).await;
+                }
+                None => {
+                    let error = ErrorFrame::new(
+                        ErrorCode::BadRequest,
+                        "this host does not serve sockets over P2P",
+                    );
+                    let _ = write_frame(&mut writer, &Frame::Error(error).to_bytes()).await;
+                    let _ = writer.close().await;
+                }
+            }
+            return;
+        }
         Err(Some(error)) => {
             tracing::debug!(%peer, %error, "bad request");
             let _ = write_frame(&mut writer, &Frame::Error(error).to_bytes()).await;
@@ -105,10 +131,7 @@ pub async fn handle_stream(
         Err(None) => return,
     };
     tracing::debug!(%peer, kind = request.kind(), "request");
-    let mut reply = service.call(
-        request,
-        Caller::peer(peer, relayed, Some(remote.to_string())),
-    );
+    let mut reply = service.call(request, caller);
     let mut caller_gone = Box::pin(wait_for_close(reader));
     loop {
         tokio::select! {
@@ -133,16 +156,42 @@ pub async fn handle_stream(
     let _ = writer.close().await;
 }
 
-/// Reads and parses the request frame. `Err(Some)` is an error worth answering, `Err(None)` a
+/// What a stream's first frame opens.
+enum Opening {
+    Request(Request),
+    Socket(SocketOpen),
+}
+
+impl Opening {
+    fn from_json(bytes: &[u8]) -> Result<Self, ErrorFrame> {
+        #[derive(serde::Deserialize)]
+        struct Kind<'a> {
+            #[serde(rename = "type", borrow, default)]
+            kind: Option<std::borrow::Cow<'a, str>>,
+        }
+        let is_socket = serde_json::from_slice::<Kind>(bytes)
+            .is_ok_and(|k| k.kind.as_deref() == Some(SOCKET_OPEN));
+        if is_socket {
+            return serde_json::from_slice(bytes)
+                .map(Opening::Socket)
+                .map_err(|e| {
+                    ErrorFrame::new(ErrorCode::BadRequest, format!("invalid SOCKET: {e}"))
+                });
+        }
+        Request::from_json(bytes).map(Opening::Request)
+    }
+}
+
+/// Reads and parses the first frame. `Err(Some)` is an error worth answering, `Err(None)` a
 /// stream with nothing to answer.
-async fn read_request(
+async fn read_opening(
     reader: &mut ReadHalf<AgentStream>,
     max_frame_bytes: usize,
-) -> Result<Request, Option<ErrorFrame>> {
+) -> Result<Opening, Option<ErrorFrame>> {
     let read = tokio::time::timeout(REQUEST_READ_TIMEOUT, read_frame(reader, max_frame_bytes));
     match read.await {
         Err(_) => Err(None),
-        Ok(Ok(Some(bytes))) => Request::from_json(&bytes).map_err(Some),
+        Ok(Ok(Some(bytes))) => Opening::from_json(&bytes).map_err(Some),
         Ok(Ok(None)) => Err(None),
         Ok(Err(e @ FrameError::TooLarge { .. })) => {
             Err(Some(ErrorFrame::new(ErrorCode::TooLarge, e.to_string())))

@@ -4,9 +4,15 @@
 
 use std::{sync::Arc, time::Duration};
 
+use agenthost_identity::{Address, SignedEnvelope};
 use futures::future::BoxFuture;
 
-use crate::{caller::Caller, frame::Request, reply::Reply, running_turns::RetireReport};
+use crate::{
+    caller::Caller,
+    frame::{ErrorCode, ErrorFrame, Request},
+    reply::Reply,
+    running_turns::RetireReport,
+};
 
 /// Answers requests with streamed replies.
 pub trait AgentService: Send + Sync + 'static {
@@ -26,6 +32,23 @@ pub trait AgentService: Send + Sync + 'static {
     fn retire_runs(&self, _grace: Duration) -> BoxFuture<'static, RetireReport> {
         Box::pin(async { RetireReport::default() })
     }
+
+    /// Verifies the signature that opens a socket session, a WebSocket CONNECT or a SEAL
+    /// hello (WIRE.md §4): the checks of §2.3 with `to` required, and single use unless
+    /// `single_use` is false (a CONNECT inside a seal its own signer opened, which the channel
+    /// guards). Returns the signer. Only an agent's own door can answer: its ledger decides.
+    fn verify_opening(
+        &self,
+        _envelope: SignedEnvelope,
+        _single_use: bool,
+    ) -> BoxFuture<'static, Result<Address, ErrorFrame>> {
+        Box::pin(async {
+            Err(ErrorFrame::new(
+                ErrorCode::Internal,
+                "this service cannot verify socket signatures: it is not the agent's door",
+            ))
+        })
+    }
 }
 
 impl<S: AgentService + ?Sized> AgentService for Arc<S> {
@@ -39,5 +62,13 @@ impl<S: AgentService + ?Sized> AgentService for Arc<S> {
 
     fn retire_runs(&self, grace: Duration) -> BoxFuture<'static, RetireReport> {
         (**self).retire_runs(grace)
+    }
+
+    fn verify_opening(
+        &self,
+        envelope: SignedEnvelope,
+        single_use: bool,
+    ) -> BoxFuture<'static, Result<Address, ErrorFrame>> {
+        (**self).verify_opening(envelope, single_use)
     }
 }

@@ -140,6 +140,31 @@ pub(crate) async fn verify_signed_get(
     Ok(caller.signed_by(signer.address))
 }
 
+/// Verifies the signature that opens a socket session (a WebSocket CONNECT or a SEAL hello,
+/// WIRE.md §4): the checks of §2.3 with `to` required. Single use, unless the socket is sealed
+/// by this very signer: then the channel is the replay guard (nobody else can put a frame on
+/// it), and two CONNECTs of one second, which are the same bytes, both stand.
+pub(crate) async fn verify_socket_opening(
+    envelope: &SignedEnvelope,
+    agent: Address,
+    ledger: &SqliteReplayLedger,
+    is_blacklisted: &(dyn Fn(&Address) -> bool + Sync),
+    single_use: bool,
+) -> Result<Address, ErrorFrame> {
+    if single_use {
+        return Ok(verify(envelope, agent, ledger, is_blacklisted, true)
+            .await?
+            .address);
+    }
+    let unrecorded = DeferredLedger::default();
+    let checks = EnvelopeChecks::new(agent, &unrecorded)
+        .with_blacklist(is_blacklisted)
+        .with_require_to(true);
+    verify_envelope(envelope, &checks)
+        .map(|signer| signer.address)
+        .map_err(envelope_error)
+}
+
 /// The checks of WIRE.md §2.3 in their order, the last (single use) awaited on the store's
 /// writer instead of blocking a runtime worker until the ledger's commit.
 async fn verify(

@@ -1,0 +1,135 @@
+//! WebSocket `/ws` (WIRE.md §4). A socket's session always runs in the agent's own process,
+//! where its key (SEAL), its door (CONNECT's signature and single use) and its live turns are:
+//! - on an embedded gateway, `/ws` (and `/ws/input`) run the session here ([`session`]);
+//! - on a standalone gateway, `/agents/{address}/ws` and `/ws/input` carry the socket, frames
+//!   verbatim, to the agent over a P2P socket stream (`tunnel.rs`); the agent's host serves
+//!   it with [`PeerSockets`]. A sealed socket is therefore sealed end to end: the gateway sees
+//!   only ciphertext.
+//!
+//! Inside: `client_socket.rs` (an axum WebSocket or a P2P stream as one message stream),
+//! `seal.rs` (ConnectOnion's SEAL), `session.rs` (CONNECT, INPUT, rejoining), `live_turns.rs`
+//! (each turn's frames, kept for rejoining clients; a slow socket never slows the agent).
+
+mod client_socket;
+pub(crate) mod live_turns;
+mod seal;
+mod session;
+mod tunnel;
+
+use std::net::SocketAddr;
+
+use agenthost_node::{Caller, PeerSocket, SocketOpen, SocketService};
+use axum::{
+    extract::{
+        ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade},
+        State,
+    },
+    response::{IntoResponse, Response},
+};
+use futures::future::BoxFuture;
+
+pub use session::LocalAgent;
+
+use crate::{
+    client_addr::ClientAddr, error::ApiError, routes::http_caller, state::GatewayState,
+    target::Agents, target::TargetAgent,
+};
+use client_socket::ClientSocket;
+use session::Session;
+
+/// `GET /ws` (and `/agents/{address}/ws`): upgrade, then serve one client.
+pub async fn ws_agent(
+    State(state): State<GatewayState>,
+    agent: TargetAgent,
+    ClientAddr(remote): ClientAddr,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    upgrade_socket(state, Some(agent), remote, upgrade)
+}
+
+/// `GET /ws/input`: frames name their agent with a top-level `to` (SEAL's included).
+pub async fn ws_routed(
+    State(state): State<GatewayState>,
+    ClientAddr(remote): ClientAddr,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    upgrade_socket(state, None, remote, upgrade)
+}
+
+fn upgrade_socket(
+    state: GatewayState,
+    agent: Option<TargetAgent>,
+    remote: SocketAddr,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        // A plain GET (a browser, a fuzzer): say what this route wants, as JSON.
+        Err(rejection) => {
+            return ApiError::new(
+                rejection.status(),
+                "bad_request",
+                format!("this route speaks WebSocket: {}", rejection.body_text()),
+            )
+            .into_response()
+        }
+    };
+    let limit = state.config.max_body_bytes;
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| async move {
+            state.metrics.ws_opened();
+            match &*state.agents {
+                Agents::Local(local) => {
+                    let session = Session::new(
+                        state.clone(),
+                        local.clone(),
+                        http_caller(remote),
+                        remote.to_string(),
+                    );
+                    session.serve(ClientSocket::from_websocket(socket)).await;
+                }
+                Agents::Remote(agents) => {
+                    let fixed = agent.map(|a| a.address);
+                    tunnel::carry(&state, agents, fixed, remote, socket).await;
+                }
+            }
+            state.metrics.ws_closed();
+        })
+}
+
+/// The sockets a standalone gateway carries to this agent over P2P, served like its own.
+pub struct PeerSockets {
+    state: GatewayState,
+}
+
+impl PeerSockets {
+    pub(crate) fn new(state: GatewayState) -> Self {
+        PeerSockets { state }
+    }
+}
+
+impl SocketService for PeerSockets {
+    fn serve(
+        &self,
+        socket: PeerSocket,
+        open: SocketOpen,
+        caller: Caller,
+    ) -> BoxFuture<'static, ()> {
+        let state = self.state.clone();
+        Box::pin(async move {
+            let Agents::Local(local) = &*state.agents else {
+                return;
+            };
+            let label = match &open.client {
+                Some(client) => format!("{client} via {caller}"),
+                None => caller.to_string(),
+            };
+            state.metrics.ws_opened();
+            let session = Session::new(state.clone(), local.clone(), caller, label);
+            session.serve(ClientSocket::from_peer(socket)).await;
+            state.metrics.ws_closed();
+        })
+    }
+}
