@@ -59,7 +59,7 @@ impl Gateway {
         Gateway {
             state: GatewayState::new(Shared {
                 agents: Arc::new(agents),
-                live: Arc::new(LiveTurns::new(config.ws_lag_frames, config.replay_window)),
+                live: Arc::new(LiveTurns::new(config.ws_lag_frames)),
                 config,
                 metrics: Metrics::new(),
                 started: Instant::now(),

@@ -19,8 +19,6 @@ pub struct GatewayConfig {
     pub ws_send_timeout: Duration,
     /// Longest wait for an HTTP answer (`POST /input` included) before 504.
     pub request_timeout: Duration,
-    /// How long a finished turn stays rejoinable over WebSocket (its events replayed).
-    pub replay_window: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`client_addr.rs`); empty:
     /// the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -34,7 +32,6 @@ impl Default for GatewayConfig {
             ws_lag_frames: 1024,
             ws_send_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(600),
-            replay_window: Duration::from_secs(300),
             trusted_proxies: Vec::new(),
         }
     }

@@ -1,6 +1,7 @@
-//! Turns started over WebSocket, kept by the gateway while they run and shortly after, so a
-//! client that reconnects (CONNECT with the `session_id` and its `last_msg_id`) gets the frames
-//! it missed and then the live ones. Each frame gets a `msg_id` (1, 2, ... per turn).
+//! Turns started over WebSocket, kept while they run, so a client that reconnects (CONNECT
+//! with the `session_id` and its `last_msg_id`) gets the frames it missed and then the live
+//! ones. Each frame gets a `msg_id` (1, 2, ... per turn). A finished turn leaves at once: a
+//! CONNECT never replays one (WIRE.md §4.2), and its result is in the session store.
 //!
 //! The pump reading the agent's reply never waits for a WebSocket: frames go to a bounded log
 //! and a broadcast channel; a client that falls more than the channel's capacity behind is told
@@ -9,7 +10,6 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use agenthost_node::{Frame, Reply};
@@ -33,7 +33,6 @@ pub struct TurnFrame {
 pub struct LiveTurns {
     turns: Mutex<HashMap<String, Arc<LiveTurn>>>,
     channel_capacity: usize,
-    replay_window: Duration,
 }
 
 /// One turn: its frames so far and the channel carrying the next ones.
@@ -62,11 +61,10 @@ pub struct Subscription {
 }
 
 impl LiveTurns {
-    pub fn new(channel_capacity: usize, replay_window: Duration) -> Self {
+    pub fn new(channel_capacity: usize) -> Self {
         LiveTurns {
             turns: Mutex::new(HashMap::new()),
             channel_capacity: channel_capacity.max(1),
-            replay_window,
         }
     }
 
@@ -78,8 +76,8 @@ impl LiveTurns {
         self.lock().get(session_id).cloned()
     }
 
-    /// Registers a turn whose agent reply is `reply` and pumps it in the background. The turn
-    /// stays rejoinable for the replay window after its terminal frame.
+    /// Registers a turn whose agent reply is `reply` and pumps it in the background until its
+    /// terminal frame; sockets that follow it keep their subscription after it leaves.
     pub fn start(
         self: &Arc<Self>,
         session_id: String,
@@ -101,7 +99,6 @@ impl LiveTurns {
         let pumped = Arc::clone(&turn);
         tokio::spawn(async move {
             pumped.pump(reply).await;
-            tokio::time::sleep(registry.replay_window).await;
             let mut turns = registry.lock();
             if turns
                 .get(&session_id)
@@ -193,6 +190,8 @@ fn frame_json(frame: &Frame) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use agenthost_node::{ErrorCode, OutputFrame};
     use tokio::sync::mpsc;
     use tokio_util::sync::CancellationToken;
@@ -208,7 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_late_subscriber_gets_the_backlog_then_live_frames_once() {
-        let turns = Arc::new(LiveTurns::new(16, Duration::from_secs(60)));
+        let turns = Arc::new(LiveTurns::new(16));
         let (tx, rx) = mpsc::channel(8);
         let turn = turns.start("s1".into(), None, Reply::new(rx, CancellationToken::new()));
         tx.send(Frame::Stream {
@@ -237,12 +236,19 @@ mod tests {
         assert_eq!(v["type"], "OUTPUT");
         assert_eq!(v["msg_id"], 3);
         assert!(turn.is_finished());
-        assert!(turns.get("s1").is_some());
+        // Finished, it leaves the registry; its subscriber got everything.
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while turns.get("s1").is_some() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("a finished turn leaves");
     }
 
     #[tokio::test]
     async fn a_subscriber_that_falls_behind_lags_and_the_pump_goes_on() {
-        let turns = Arc::new(LiveTurns::new(4, Duration::from_secs(60)));
+        let turns = Arc::new(LiveTurns::new(4));
         let (tx, rx) = mpsc::channel(8);
         let turn = turns.start("s2".into(), None, Reply::new(rx, CancellationToken::new()));
         let mut sub = turn.subscribe(0);
