@@ -76,6 +76,40 @@ fn three_turns_on_loopback_each_answer_their_own_prompt() {
 }
 
 #[test]
+fn a_socket_lost_mid_turn_is_reopened_and_gets_the_rest_once() {
+    let Some(python) = python("a_socket_lost_mid_turn_is_reopened_and_gets_the_rest_once") else {
+        return;
+    };
+    // Streams six chunks, 300 ms apart.
+    let script_text = r#"for i in 1 2 3 4 5 6; do printf '{"type":"STREAM","content":"%s "}\n' $i; sleep 0.3; done; echo '{"type":"OUTPUT","result":"1 2 3 4 5 6"}'"#;
+    let host = HostProcess::start(&["--no-mdns", "--", "sh", "-c", script_text]);
+    let home = tempfile::tempdir().unwrap();
+    let relay_url = ws_url(host.http.as_ref().unwrap());
+    let report = json_lines(
+        script(
+            &python,
+            home.path(),
+            "co_reconnect.py",
+            &[&host.address, &relay_url],
+        ),
+        LIMIT,
+    );
+    let report = &report[0];
+    println!("{report}");
+    assert_eq!(report["reply"], "1 2 3 4 5 6", "{report}");
+    assert_eq!(report["sockets"], 2, "the client reopened once: {report}");
+    assert_eq!(report["sealed"], true);
+    // Each chunk once, in order: the reattach resumed after the last `id` the client saw.
+    let chunks: Vec<&str> = report["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(chunks.concat(), "1 2 3 4 5 6 ", "{report}");
+}
+
+#[test]
 fn through_a_standalone_gateway_as_its_relay() {
     let Some(python) = python("through_a_standalone_gateway_as_its_relay") else {
         return;

@@ -1,6 +1,8 @@
 //! Turns started over WebSocket, kept while they run, so a client that reconnects (CONNECT
 //! with the `session_id` and its `last_msg_id`) gets the frames it missed and then the live
-//! ones. Each frame gets a `msg_id` (1, 2, ... per turn). A finished turn leaves at once: a
+//! ones. Each frame gets a `msg_id` (1, 2, ... per turn) and, unless the agent gave it one, an
+//! `id` (the same number as a string): ConnectOnion's client reattaches with the last `id` it
+//! saw, ours with either. A finished turn leaves at once: a
 //! CONNECT never replays one (WIRE.md §4.2), and its result is in the session store.
 //!
 //! The pump reading the agent's reply never waits for a WebSocket: frames go to a bounded log
@@ -21,12 +23,25 @@ const LOG_MAX_FRAMES: usize = 10_000;
 /// Bytes of one turn's frames kept for replay, at most.
 const LOG_MAX_BYTES: usize = 16 << 20;
 
-/// One frame of a turn as it goes to clients: `msg_id` already in the JSON.
+/// One frame of a turn as it goes to clients: `msg_id` and `id` already in the JSON.
 #[derive(Debug)]
 pub struct TurnFrame {
     pub msg_id: u64,
+    /// The frame's `id`: the agent's own, or `msg_id` as a string.
+    pub id: String,
     pub text: String,
     pub terminal: bool,
+}
+
+/// The last frame a reconnecting client saw, as its CONNECT's `last_msg_id` names it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LastSeen {
+    /// Nothing: every frame kept is replayed.
+    Nothing,
+    /// A `msg_id`.
+    MsgId(u64),
+    /// An `id` (ConnectOnion's client sends the last string `id` it saw).
+    Id(String),
 }
 
 /// The registry of live turns, by session id.
@@ -139,13 +154,22 @@ impl LiveTurn {
         let mut log = self.log();
         let msg_id = log.next_id;
         log.next_id += 1;
+        let mut id = msg_id.to_string();
         if let Value::Object(map) = &mut value {
             map.insert("msg_id".into(), json!(msg_id));
+            match map.get("id") {
+                Some(Value::String(own)) => id = own.clone(),
+                Some(_) => {}
+                None => {
+                    map.insert("id".into(), json!(id));
+                }
+            }
             map.entry("session_id")
                 .or_insert_with(|| json!(self.session_id));
         }
         let frame = Arc::new(TurnFrame {
             msg_id,
+            id,
             text: value.to_string(),
             terminal,
         });
@@ -165,9 +189,19 @@ impl LiveTurn {
         let _ = self.tx.send(frame);
     }
 
-    /// The frames after `last_msg_id`, and the channel for the ones to come.
-    pub fn subscribe(&self, last_msg_id: u64) -> Subscription {
+    /// The frames after the one last seen, and the channel for the ones to come. An `id` not
+    /// in the log counts as nothing seen (as ConnectOnion's host rewinds: all of it).
+    pub fn subscribe(&self, last: &LastSeen) -> Subscription {
         let log = self.log();
+        let last_msg_id = match last {
+            LastSeen::Nothing => 0,
+            LastSeen::MsgId(n) => *n,
+            LastSeen::Id(id) => log
+                .frames
+                .iter()
+                .find(|f| f.id == *id)
+                .map_or(0, |f| f.msg_id),
+        };
         let oldest = log.frames.front().map_or(log.next_id, |f| f.msg_id);
         Subscription {
             backlog: log
@@ -221,13 +255,21 @@ mod tests {
         .await
         .unwrap();
         // Wait until the pump logged both.
-        while turn.subscribe(0).backlog.len() < 2 {
+        while turn.subscribe(&LastSeen::Nothing).backlog.len() < 2 {
             tokio::task::yield_now().await;
         }
-        let mut sub = turn.subscribe(1);
+        let mut sub = turn.subscribe(&LastSeen::MsgId(1));
         assert_eq!(sub.backlog.len(), 1);
         assert_eq!(sub.backlog[0].msg_id, 2);
         assert!(!sub.missing);
+        // The same frame named by its `id`, as ConnectOnion's client names it.
+        let by_id = turn.subscribe(&LastSeen::Id("1".into()));
+        assert_eq!(by_id.backlog.len(), 1);
+        assert_eq!(by_id.backlog[0].id, "2");
+        assert_eq!(
+            turn.subscribe(&LastSeen::Id("nope".into())).backlog.len(),
+            2
+        );
         tx.send(output()).await.unwrap();
         let live = sub.live.recv().await.unwrap();
         assert_eq!(live.msg_id, 3);
@@ -251,7 +293,7 @@ mod tests {
         let turns = Arc::new(LiveTurns::new(4));
         let (tx, rx) = mpsc::channel(8);
         let turn = turns.start("s2".into(), None, Reply::new(rx, CancellationToken::new()));
-        let mut sub = turn.subscribe(0);
+        let mut sub = turn.subscribe(&LastSeen::Nothing);
         for i in 0..20 {
             tx.send(Frame::Stream {
                 content: format!("{i} "),
@@ -273,6 +315,6 @@ mod tests {
             Err(broadcast::error::RecvError::Lagged(_))
         ));
         // The log still has everything for a fresh subscriber.
-        assert_eq!(turn.subscribe(0).backlog.len(), 21);
+        assert_eq!(turn.subscribe(&LastSeen::Nothing).backlog.len(), 21);
     }
 }

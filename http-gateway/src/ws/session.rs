@@ -25,7 +25,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{
     client_socket::{ClientSocket, Incoming, Outgoing},
-    live_turns::{LiveTurn, Subscription, TurnFrame},
+    live_turns::{LastSeen, LiveTurn, Subscription, TurnFrame},
     seal::{Hello, SealedChannel, SEAL, SEALED},
 };
 use crate::{error::ApiError, state::GatewayState};
@@ -334,6 +334,11 @@ impl Session {
         }
         match kind.as_str() {
             "PONG" => Vec::new(),
+            // A client (or a relay on its way) reporting a failure asks nothing of the agent.
+            "ERROR" => {
+                tracing::debug!(client = %self.label, frame = ?frame.get("message"), "client sent an ERROR");
+                Vec::new()
+            }
             "PING" => vec![json!({"type": "PONG"}).to_string()],
             "CONNECT" => match self.connect(&frame).await {
                 Ok(connected) => vec![connected],
@@ -413,11 +418,12 @@ impl Session {
                 ));
             }
         }
-        let last_msg_id = frame
-            .get("last_msg_id")
-            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-            .unwrap_or(0);
-        let (session_id, status) = self.resolve(requested, signer, last_msg_id).await?;
+        let last_seen = match frame.get("last_msg_id") {
+            Some(Value::Number(n)) => n.as_u64().map_or(LastSeen::Nothing, LastSeen::MsgId),
+            Some(Value::String(id)) => LastSeen::Id(id.clone()),
+            _ => LastSeen::Nothing,
+        };
+        let (session_id, status) = self.resolve(requested, signer, &last_seen).await?;
         // The client's copy of the conversation, under the id it now runs as.
         let conversation = match frame.get("session") {
             Some(Value::Object(session)) => {
@@ -448,7 +454,7 @@ impl Session {
         &mut self,
         requested: Option<String>,
         signer: Address,
-        last_msg_id: u64,
+        last_seen: &LastSeen,
     ) -> Result<(String, &'static str), ApiError> {
         let Some(id) = requested else {
             return Ok((new_session_id(), "new"));
@@ -463,9 +469,9 @@ impl Session {
         if let Some(turn) = self.state.live.get(&id) {
             if !turn.is_finished() && turn.owner.as_deref() == Some(owner.as_str()) {
                 // Rejoin: what was missed, then what comes.
-                let sub = turn.subscribe(last_msg_id);
+                let sub = turn.subscribe(last_seen);
                 if sub.missing {
-                    tracing::warn!(session = %id, last_msg_id, "some missed frames are no longer kept");
+                    tracing::warn!(session = %id, ?last_seen, "some missed frames are no longer kept");
                 }
                 self.turn = Some(Following { turn, sub });
                 return Ok((id, "running"));
@@ -599,7 +605,7 @@ impl Session {
             .state
             .live
             .start(session_id, owner.map(|a| a.to_string()), reply);
-        let sub = turn.subscribe(0);
+        let sub = turn.subscribe(&LastSeen::Nothing);
         self.turn = Some(Following { turn, sub });
         Ok(())
     }
