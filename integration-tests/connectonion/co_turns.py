@@ -4,18 +4,22 @@ RemoteAgent, against an agenthost process. Prints one JSON line per turn:
 the socket of that turn was opened, and the conversation the client holds after it.
 
 Usage: co_turns.py ADDRESS RELAY_URL TURNS GAP_SECONDS [--anonymous] [--relay-path] [--no-seal]
+                   [--seed HEX]
   RELAY_URL is what the client is given as relay_url: the embedded gateway itself (it
   answers /api/agents/{address}, so the client resolves the direct /ws endpoint) or a
   standalone gateway. --relay-path skips the client's endpoint resolution, as when the
   relay lists no endpoints for the agent, so every socket goes to RELAY_URL/ws/input.
   --no-seal makes the client behave as if the host could not seal (its answer to SEAL
   ignored), to show what SEAL makes possible. A turn that fails prints {"turn", "error"}.
+  --seed HEX signs with the ed25519 key of that 32-byte seed instead of a fresh one.
 """
 
 import importlib
 import json
 import sys
 import time
+
+from nacl.signing import SigningKey
 
 from connectonion import address as co_address
 from connectonion import connect
@@ -27,6 +31,9 @@ def main() -> None:
     relay_path = "--relay-path" in sys.argv[5:]
     no_seal = "--no-seal" in sys.argv[5:]
     keys = False if anonymous else co_address.generate()
+    if "--seed" in sys.argv:
+        signing_key = SigningKey(bytes.fromhex(sys.argv[sys.argv.index("--seed") + 1]))
+        keys = {"address": "0x" + bytes(signing_key.verify_key).hex(), "signing_key": signing_key}
 
     # The module, not the function the package re-exports under the same name.
     co_connect = importlib.import_module("connectonion.network.connect")

@@ -110,6 +110,43 @@ fn a_socket_lost_mid_turn_is_reopened_and_gets_the_rest_once() {
 }
 
 #[test]
+fn a_strict_agent_admits_its_whitelisted_client_and_refuses_others_at_connect() {
+    let Some(python) =
+        python("a_strict_agent_admits_its_whitelisted_client_and_refuses_others_at_connect")
+    else {
+        return;
+    };
+    let seed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+    let member = agenthost::AgentKey::from_seed(hex::decode(seed).unwrap().try_into().unwrap());
+    let member = member.address().to_string();
+    let host = HostProcess::start(&[
+        "--demo",
+        "--no-mdns",
+        "--trust",
+        "strict",
+        "--whitelist",
+        &member,
+    ]);
+    let relay_url = ws_url(host.http.as_ref().unwrap());
+    let admitted = turns(
+        &python,
+        &host.address,
+        &relay_url,
+        2,
+        0.0,
+        &["--seed", seed],
+    );
+    assert_each_turn_answered(&admitted, 2, true);
+    // A stranger is told at CONNECT, as ConnectOnion's host tells it.
+    let refused = turns(&python, &host.address, &relay_url, 1, 0.0, &[]);
+    let error = refused[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("ConnectionError: Auth error: forbidden"),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn through_a_standalone_gateway_as_its_relay() {
     let Some(python) = python("through_a_standalone_gateway_as_its_relay") else {
         return;

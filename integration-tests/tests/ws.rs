@@ -521,6 +521,18 @@ async fn a_v1_connect_admits_plain_commands_as_its_signer() {
     .await;
     assert_eq!(record["code"], "not_found", "{record}");
 
+    // A stranger's CONNECT is refused right there, as ConnectOnion's host refuses it.
+    let mut socket = open(&host).await;
+    let stranger = AgentKey::generate();
+    send(
+        &mut socket,
+        connect_frame(&stranger, &host.address, json!({})),
+    )
+    .await;
+    let err = next(&mut socket).await;
+    assert_eq!(err["code"], "forbidden", "{err}");
+    assert_eq!(err["message"], "forbidden: not whitelisted");
+
     // v2 on a fresh socket: a plain command is refused.
     let mut socket = open(&host).await;
     send(&mut socket, connect_frame(&key, &host.address, json!({}))).await;

@@ -25,9 +25,9 @@ use crate::{
     inputs::InputLimits,
     reply::Reply,
     reservations::SharedRelayStatus,
-    run::run_input,
+    run::{refusal_frame, run_input},
     running_turns::{RetireReport, RunningTurns},
-    service::AgentService,
+    service::{AgentService, Opening},
     session_requests,
     signed_request::{verify_signed_get, verify_socket_opening, SignedGetPath},
     store::{SessionStore, SqliteReplayLedger},
@@ -268,20 +268,30 @@ impl<A: Agent> AgentService for Dispatcher<A> {
     fn verify_opening(
         &self,
         envelope: agenthost_identity::SignedEnvelope,
-        single_use: bool,
+        opening: Opening,
+        caller: Caller,
     ) -> BoxFuture<'static, Result<Address, crate::frame::ErrorFrame>> {
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             let gatekeeper = &shared.gatekeeper;
             let blacklisted = |a: &Address| gatekeeper.is_blacklisted(a);
-            verify_socket_opening(
+            let single_use = opening != Opening::Connect { sealed: true };
+            let signer = verify_socket_opening(
                 &envelope,
                 shared.identity.address,
                 &shared.ledger,
                 &blacklisted,
                 single_use,
             )
-            .await
+            .await?;
+            if let Opening::Connect { .. } = opening {
+                let caller = caller.signed_by(signer);
+                gatekeeper
+                    .admits(&caller.facts())
+                    .await
+                    .map_err(|refusal| refusal_frame(&caller, refusal))?;
+            }
+            Ok(signer)
         })
     }
 

@@ -74,7 +74,7 @@ pub use reply::Reply;
 pub use reservations::{RelayState, RelayStatus, SharedRelayStatus};
 pub use running_turns::RetireReport;
 pub use server::{serve, ServerConfig};
-pub use service::AgentService;
+pub use service::{AgentService, Opening};
 pub use session::{Message, Session};
 pub use socket::{PeerSocket, PeerSocketReader, PeerSocketWriter, SocketOpen, SocketService};
 pub use stream_handler::{AgentStream, InboundStream, OpenStreamError, StreamPath};

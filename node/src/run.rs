@@ -455,7 +455,7 @@ impl<'a, A> TurnRecord<'a, A> {
     }
 }
 
-fn refusal_frame(caller: &Caller, refusal: Refusal) -> ErrorFrame {
+pub(crate) fn refusal_frame(caller: &Caller, refusal: Refusal) -> ErrorFrame {
     let code = match refusal.kind {
         RefusalKind::Unauthorized => ErrorCode::Unauthorized,
         RefusalKind::Forbidden => ErrorCode::Forbidden,

@@ -14,6 +14,15 @@ use crate::{
     running_turns::RetireReport,
 };
 
+/// What a socket-opening signature opens ([`AgentService::verify_opening`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// A SEAL hello.
+    Seal,
+    /// A CONNECT; `sealed` when it travels inside a seal its own signer opened.
+    Connect { sealed: bool },
+}
+
 /// Answers requests with streamed replies.
 pub trait AgentService: Send + Sync + 'static {
     /// Starts handling `request` from `caller`. Never blocks: admission, queueing and the run
@@ -33,14 +42,16 @@ pub trait AgentService: Send + Sync + 'static {
         Box::pin(async { RetireReport::default() })
     }
 
-    /// Verifies the signature that opens a socket session, a WebSocket CONNECT or a SEAL
-    /// hello (WIRE.md §4): the checks of §2.3 with `to` required, and single use unless
-    /// `single_use` is false (a CONNECT inside a seal its own signer opened, which the channel
-    /// guards). Returns the signer. Only an agent's own door can answer: its ledger decides.
+    /// Verifies the signature that opens a socket session, a SEAL hello or a WebSocket
+    /// CONNECT (WIRE.md §4), carried by `caller`: the checks of §2.3 with `to` required, single
+    /// use unless it is a CONNECT inside a seal (the channel guards it), and for a CONNECT the
+    /// trust rules for its signer, as ConnectOnion's host checks them there (no rate limit: the
+    /// turns it opens are counted). Returns the signer. Only the agent's own door can answer.
     fn verify_opening(
         &self,
         _envelope: SignedEnvelope,
-        _single_use: bool,
+        _opening: Opening,
+        _caller: Caller,
     ) -> BoxFuture<'static, Result<Address, ErrorFrame>> {
         Box::pin(async {
             Err(ErrorFrame::new(
@@ -67,8 +78,9 @@ impl<S: AgentService + ?Sized> AgentService for Arc<S> {
     fn verify_opening(
         &self,
         envelope: SignedEnvelope,
-        single_use: bool,
+        opening: Opening,
+        caller: Caller,
     ) -> BoxFuture<'static, Result<Address, ErrorFrame>> {
-        (**self).verify_opening(envelope, single_use)
+        (**self).verify_opening(envelope, opening, caller)
     }
 }

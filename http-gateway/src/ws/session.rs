@@ -17,7 +17,7 @@ use std::sync::Arc;
 use agenthost_identity::{Address, AgentKey, SignedEnvelope};
 use agenthost_node::{
     protocol::oip_descriptor, session::new_session_id, AgentService, Caller, ErrorCode, Frame,
-    InputRequest, Request,
+    InputRequest, Opening, Request,
 };
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
@@ -308,7 +308,11 @@ impl Session {
         let signer = self
             .agent
             .service
-            .verify_opening(hello.envelope.clone(), true)
+            .verify_opening(
+                hello.envelope.clone(),
+                Opening::Seal,
+                self.transport.clone(),
+            )
             .await
             .map_err(|e| Close::Refused(format!("seal refused: {}", e.message)))?;
         let (reply, channel) = hello.accept(&self.agent.key);
@@ -389,7 +393,13 @@ impl Session {
         let signer = self
             .agent
             .service
-            .verify_opening(envelope, self.sealed_by.is_none())
+            .verify_opening(
+                envelope,
+                Opening::Connect {
+                    sealed: self.sealed_by.is_some(),
+                },
+                self.transport.clone(),
+            )
             .await
             .map_err(ApiError::from)?;
         let requested = frame

@@ -69,6 +69,16 @@ impl Gatekeeper {
         decision
     }
 
+    /// [`Gatekeeper::check`] without the rate limit: whether the lists and the rule admit this
+    /// caller at all (a WebSocket CONNECT asks, and the turns it opens are each counted).
+    pub async fn admits(&self, facts: &CallerFacts) -> Result<(), Refusal> {
+        let decision = self.admitted_by_rules(facts).await;
+        if let Err(refusal) = &decision {
+            debug!(caller = %facts.describe(), transport = ?facts.transport, %refusal, "refused by trust");
+        }
+        decision
+    }
+
     /// Whether an address is on the blacklist (code values or file, as of now). The signed
     /// envelope check asks this before verifying a signature (WIRE.md 2.3).
     pub fn is_blacklisted(&self, address: &Address) -> bool {
@@ -88,6 +98,17 @@ impl Gatekeeper {
     }
 
     async fn decide(&self, facts: &CallerFacts) -> Result<(), Refusal> {
+        self.admitted_by_rules(facts).await?;
+        let is_admin = facts.address.is_some_and(|a| self.lists.is_admin(&a));
+        match &self.rate_limiter {
+            // Admins skip the rate limit.
+            Some(limiter) if !is_admin => limiter.check(&facts.key()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Blacklist, admins, whitelist, then the level, policy or custom rule.
+    async fn admitted_by_rules(&self, facts: &CallerFacts) -> Result<(), Refusal> {
         self.lists.refresh();
         // The whitelist and the admins both admit; admins are asked first only because they
         // also skip the rate limit.
@@ -102,10 +123,7 @@ impl Gatekeeper {
         if !listed {
             self.apply_rule(facts).await?;
         }
-        match &self.rate_limiter {
-            Some(limiter) => limiter.check(&facts.key()),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// Step 4: the level, policy or custom rule, for callers the lists did not decide.
