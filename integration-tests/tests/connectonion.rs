@@ -2,7 +2,8 @@
 //! (`integration-tests/connectonion/`): `connect(address, keys, relay_url)` then `input()`
 //! several times on one RemoteAgent, directly on loopback, through a standalone gateway given
 //! as its relay, and on a LAN address where only SEAL lets it go direct; SEAL's edge cases
-//! with its own `sealed.py`; and our `/info`, `/` and `OPTIONS` against its own `host()`.
+//! with its own `sealed.py`; a socket lost mid-turn; a strict agent; our `/info`, `/` and
+//! `OPTIONS` against its own `host()`; and its TypeScript client (npm, v1 CONNECT).
 
 use std::{path::Path, time::Duration};
 
@@ -144,6 +145,41 @@ fn a_strict_agent_admits_its_whitelisted_client_and_refuses_others_at_connect() 
         error.starts_with("ConnectionError: Auth error: forbidden"),
         "{refused:?}"
     );
+}
+
+/// ConnectOnion's TypeScript client (npm `connectonion`, pinned in `connectonion/js`), which
+/// opens with a v1 CONNECT and sends plain INPUTs.
+#[test]
+fn connectonions_typescript_client_runs_three_turns() {
+    let js = agenthost_integration_tests::connectonion::scripts().join("js");
+    if !js.join("node_modules/connectonion").exists() {
+        let why = "connectonions_typescript_client_runs_three_turns: npm ci --prefix integration-tests/connectonion/js first";
+        assert!(
+            std::env::var_os("AGENTHOST_REQUIRE_CONNECTONION").is_none(),
+            "{why}"
+        );
+        eprintln!("SKIPPED {why}");
+        return;
+    }
+    let host = HostProcess::start(&["--demo", "--no-mdns"]);
+    let home = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new("node");
+    command
+        .arg(js.join("turns.mjs"))
+        .args([host.address.as_str(), host.http.as_ref().unwrap(), "3"])
+        .current_dir(&js)
+        .env("HOME", home.path());
+    let lines = json_lines(command, LIMIT);
+    for line in &lines {
+        println!("{line}");
+    }
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for (i, line) in lines.iter().enumerate() {
+        let turn = i + 1;
+        assert_eq!(line["reply"], format!("echo: t {turn}"), "{lines:?}");
+        assert_eq!(line["session_turn"], turn, "{lines:?}");
+        assert_eq!(line["session_id"], lines[0]["session_id"], "{lines:?}");
+    }
 }
 
 #[test]
