@@ -423,6 +423,18 @@ async fn a_finished_turn_is_never_replayed_and_each_turn_answers_its_own_prompt(
     let (id, conversation) = session.unwrap();
     assert_eq!(conversation["turn"], 3, "one conversation: {conversation}");
 
+    // SESSION_STATUS (ConnectOnion's): the owner learns it is idle; nobody else learns it exists.
+    let mut socket = open(&host).await;
+    let status = json!({"type": "SESSION_STATUS", "session": {"session_id": id}});
+    send(&mut socket, status.clone()).await;
+    assert_eq!(next(&mut socket).await["status"], "not_found");
+    send(&mut socket, connect_frame(&key, &host.address, json!({}))).await;
+    assert_eq!(next(&mut socket).await["type"], "CONNECTED");
+    send(&mut socket, status).await;
+    let answer = next(&mut socket).await;
+    assert_eq!(answer["type"], "SESSION_STATUS", "{answer}");
+    assert_eq!(answer["status"], "connected", "{answer}");
+
     // Unknown, and someone else's: a new session under a new id.
     let mut socket = open(&host).await;
     let unknown = "01900000-0000-7000-8000-000000000000";

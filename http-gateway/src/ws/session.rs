@@ -348,6 +348,7 @@ impl Session {
                 Ok(connected) => vec![connected],
                 Err(e) => vec![api_error_text(e)],
             },
+            "SESSION_STATUS" => vec![self.session_status(&frame).await],
             "INPUT" => match self.input(frame).await {
                 Ok(()) => Vec::new(),
                 Err(e) => vec![api_error_text(e)],
@@ -457,6 +458,46 @@ impl Session {
             "protocol": oip_descriptor(),
         })
         .to_string())
+    }
+
+    /// ConnectOnion's `SESSION_STATUS`: how the caller's session stands — `running` (a turn
+    /// runs), `connected` (on record, idle) or `not_found` (unknown, someone else's, or asked
+    /// before a CONNECT said who asks: no existence oracle).
+    async fn session_status(&self, frame: &Map<String, Value>) -> String {
+        let id = frame
+            .get("session")
+            .and_then(|s| s.get("session_id"))
+            .or_else(|| frame.get("session_id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let status = match &self.auth {
+            Some(auth) if !id.is_empty() => {
+                let owner = auth.signer.to_string();
+                match self.state.live.get(&id) {
+                    Some(turn)
+                        if !turn.is_finished() && turn.owner.as_deref() == Some(owner.as_str()) =>
+                    {
+                        "running"
+                    }
+                    _ => {
+                        let caller = self.transport.clone().signed_by(auth.signer);
+                        let record = self
+                            .agent
+                            .service
+                            .call(Request::session(id.clone()), caller)
+                            .terminal()
+                            .await;
+                        match record {
+                            Frame::Response(_) => "connected",
+                            _ => "not_found",
+                        }
+                    }
+                }
+            }
+            _ => "not_found",
+        };
+        json!({"type": "SESSION_STATUS", "session_id": id, "status": status}).to_string()
     }
 
     /// The session a CONNECT continues and how it stands (`running`, `connected` or `new`).
