@@ -49,6 +49,8 @@ async fn main() -> anyhow::Result<()> {
                 streamed.push_str(&content);
             }
             Frame::Event(event) => eprintln!("{}", serde_json::Value::Object(event)),
+            // Only a detached INPUT gets one; this client waits for the result.
+            Frame::Detached { .. } => {}
             Frame::Output(output) => {
                 // Agents that do not stream send their whole answer in OUTPUT only.
                 if streamed != output.result {

@@ -146,3 +146,28 @@ pub async fn wrong_method() -> ApiError {
         "method not allowed on this route",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use agenthost_identity::{EnvelopeError, LedgerError};
+
+    use super::*;
+
+    /// WIRE.md §2.3's statuses for a refused signature, through the one mapping.
+    #[test]
+    fn a_refused_signature_is_401_403_or_503() {
+        let status = |e: EnvelopeError| status_of(Some(ErrorCode::from(&e)));
+        assert_eq!(status(EnvelopeError::Blacklisted), StatusCode::FORBIDDEN);
+        for e in [
+            EnvelopeError::Malformed("missing from".into()),
+            EnvelopeError::Expired,
+            EnvelopeError::WrongRecipient,
+            EnvelopeError::InvalidSignature,
+            EnvelopeError::Replayed,
+        ] {
+            assert_eq!(status(e), StatusCode::UNAUTHORIZED);
+        }
+        let outage = EnvelopeError::LedgerUnavailable(LedgerError::Unavailable("down".into()));
+        assert_eq!(status(outage), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

@@ -21,7 +21,7 @@
 //! * `envelope` — [`SignedEnvelope`] (`{payload, from, signature}`), signing,
 //!   and [`verify_envelope`], which runs the six checks of WIRE.md 2.3 in
 //!   order against [`EnvelopeChecks`] and reports failures as
-//!   [`EnvelopeError`] (with HTTP status and client-facing message).
+//!   [`EnvelopeError`] (each with its client-facing message).
 //!
 //! * `replay` — the [`ReplayLedger`] trait that makes each signature
 //!   single-use, and [`MemoryReplayLedger`], its in-process implementation.

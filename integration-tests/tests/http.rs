@@ -569,3 +569,48 @@ async fn a_trusted_proxy_forwards_the_clients_address_to_careful_trust() {
     let (status, body) = ask(http(&open), Some("203.0.113.9")).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// A replay ledger that cannot answer (here: the store's file locked by another process) is no
+/// fault of the caller: 503 `unavailable` with Retry-After, and the request goes through once
+/// the store is back.
+#[tokio::test]
+async fn a_ledger_outage_is_503_unavailable() {
+    let host = HostProcess::start(&["--demo", "--no-mdns"]);
+    let url = http(&host);
+    let key = wire_vector_key();
+    let (status, _) = post(
+        &format!("{url}/input"),
+        &signed_body(&key, Some(&host.address), json!({"prompt": "before"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let db = host.dir.path().join(".agenthost/sessions.db");
+    let locker = rusqlite::Connection::open(&db).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let response = Client::new()
+        .post(format!("{url}/input"))
+        .json(&signed_body(
+            &key,
+            Some(&host.address),
+            json!({"prompt": "locked out"}),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "unavailable", "{body}");
+    assert_eq!(body["error"], "replay ledger unavailable");
+    assert!(retry_after.is_some(), "no Retry-After");
+
+    locker.execute_batch("ROLLBACK").unwrap();
+    let (status, body) = post(
+        &format!("{url}/input"),
+        &signed_body(&key, Some(&host.address), json!({"prompt": "after"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"], "echo: after");
+}

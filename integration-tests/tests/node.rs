@@ -298,9 +298,7 @@ async fn a_turn_the_agent_ends_on_cancel_is_recorded_cancelled() {
         let mut reply = connection.input_request(request).await.unwrap();
         let session_id = loop {
             match reply.next_frame().await {
-                Some(Frame::Event(event)) if event["type"] == "detached" => {
-                    break event["session_id"].as_str().unwrap().to_owned();
-                }
+                Some(Frame::Detached { session_id }) => break session_id,
                 Some(_) => continue,
                 None => panic!("no detached event"),
             }

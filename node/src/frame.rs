@@ -176,6 +176,9 @@ pub enum Frame {
     /// Any other agent event (`thinking`, `tool_call`, `tool_result`, ...): a JSON object
     /// whose `type` names it.
     Event(Map<String, Value>),
+    /// `{"type":"detached","session_id"}`: a detached INPUT was admitted and runs under this
+    /// session id; its caller may go (the result stays fetchable).
+    Detached { session_id: String },
     /// `{"type":"OUTPUT",...}`: the result of an INPUT.
     Output(OutputFrame),
     /// `{"type":"ERROR","message","code"?}`.
@@ -200,6 +203,9 @@ impl Frame {
                 serde_json::json!({"type": "STREAM", "content": content})
             }
             Frame::Event(map) => Value::Object(map.clone()),
+            Frame::Detached { session_id } => {
+                serde_json::json!({"type": DETACHED, "session_id": session_id})
+            }
             Frame::Output(out) => tagged("OUTPUT", out),
             Frame::Error(err) => tagged("ERROR", err),
             Frame::Response(body) => body.clone(),
@@ -232,6 +238,11 @@ impl Frame {
                     content: content.to_owned(),
                 })
             }
+            Some(DETACHED) if value.get("session_id").is_some_and(Value::is_string) => {
+                Ok(Frame::Detached {
+                    session_id: value["session_id"].as_str().unwrap_or_default().to_owned(),
+                })
+            }
             Some("OUTPUT") => serde_json::from_value(value)
                 .map(Frame::Output)
                 .map_err(|e| format!("invalid OUTPUT frame: {e}")),
@@ -245,6 +256,9 @@ impl Frame {
         }
     }
 }
+
+/// The `type` of [`Frame::Detached`].
+const DETACHED: &str = "detached";
 
 fn tagged<T: Serialize>(kind: &str, body: &T) -> Value {
     let mut value = serde_json::to_value(body).unwrap_or(Value::Null);
@@ -340,6 +354,42 @@ pub enum ErrorCode {
     Interrupted,
     /// The host is shutting down and takes no new runs (HTTP 503 with Retry-After).
     Unavailable,
+}
+
+/// The code of a refused signature (WIRE.md §2.3): a blacklisted signer is `forbidden`, a
+/// replay ledger that cannot answer `unavailable` (the request may be fine; retry later),
+/// anything else about the envelope `unauthorized`.
+impl From<&agenthost_identity::EnvelopeError> for ErrorCode {
+    fn from(error: &agenthost_identity::EnvelopeError) -> Self {
+        use agenthost_identity::EnvelopeError;
+        match error {
+            EnvelopeError::Blacklisted => ErrorCode::Forbidden,
+            EnvelopeError::LedgerUnavailable(_) => ErrorCode::Unavailable,
+            EnvelopeError::Malformed(_)
+            | EnvelopeError::Expired
+            | EnvelopeError::WrongRecipient
+            | EnvelopeError::InvalidSignature
+            | EnvelopeError::Replayed => ErrorCode::Unauthorized,
+        }
+    }
+}
+
+/// The code of an attachment refused by the input limits: too many or too large is
+/// `too_large`, a malformed one `bad_request`, a failure to store it `internal`.
+impl From<&crate::inputs::InputError> for ErrorCode {
+    fn from(error: &crate::inputs::InputError) -> Self {
+        use crate::inputs::InputError;
+        match error {
+            InputError::TooManyFiles { .. } | InputError::FileTooLarge { .. } => {
+                ErrorCode::TooLarge
+            }
+            InputError::MalformedDataUrl { .. }
+            | InputError::BadFileName { .. }
+            | InputError::NotAnImage { .. }
+            | InputError::BadSessionId { .. } => ErrorCode::BadRequest,
+            InputError::Io { .. } => ErrorCode::Internal,
+        }
+    }
 }
 
 impl ErrorCode {

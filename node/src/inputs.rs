@@ -150,19 +150,6 @@ pub enum InputError {
 }
 
 impl InputError {
-    /// HTTP status for this error: 413 for too many / too large, 400 for a malformed data URL,
-    /// a bad file name, a non-image, or a bad session id, 500 for I/O errors.
-    pub fn status(&self) -> u16 {
-        match self {
-            InputError::TooManyFiles { .. } | InputError::FileTooLarge { .. } => 413,
-            InputError::MalformedDataUrl { .. }
-            | InputError::BadFileName { .. }
-            | InputError::NotAnImage { .. }
-            | InputError::BadSessionId { .. } => 400,
-            InputError::Io { .. } => 500,
-        }
-    }
-
     /// A short machine-readable code for the optional `"code"` of an error response.
     pub fn code(&self) -> &'static str {
         match self {

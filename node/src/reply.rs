@@ -67,7 +67,7 @@ impl Reply {
                         "expected OUTPUT, got a response body",
                     ))
                 }
-                Frame::Stream { .. } | Frame::Event(_) => {}
+                Frame::Stream { .. } | Frame::Event(_) | Frame::Detached { .. } => {}
             }
         }
         Err(ErrorFrame::new(ErrorCode::Internal, "reply ended early"))

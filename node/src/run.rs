@@ -39,11 +39,8 @@ pub(crate) async fn run_input<A: Agent>(
     };
     if turn.detached {
         // Tells the caller the run is accepted and under which id to fetch it; it may go now.
-        let accepted =
-            serde_json::json!({"type": "detached", "session_id": turn.session.session_id});
-        if let serde_json::Value::Object(event) = accepted {
-            let _ = tx.send(Frame::Event(event)).await;
-        }
+        let session_id = turn.session.session_id.clone();
+        let _ = tx.send(Frame::Detached { session_id }).await;
     }
     if let Some(frame) = execute(&shared, turn, &tx).await {
         let _ = tx.send(frame).await;
@@ -114,7 +111,7 @@ async fn admit<A: Agent>(
             &shared.ledger,
             &blacklisted,
             // WIRE.md §2.3: strict agents only accept requests addressed to them.
-            gatekeeper.trust_name() == "strict",
+            gatekeeper.is_strict(),
         )
         .await?
     } else {
@@ -470,10 +467,5 @@ pub(crate) fn refusal_frame(caller: &Caller, refusal: Refusal) -> ErrorFrame {
 }
 
 fn input_error(e: InputError) -> ErrorFrame {
-    let code = match e.status() {
-        413 => ErrorCode::TooLarge,
-        400 => ErrorCode::BadRequest,
-        _ => ErrorCode::Internal,
-    };
-    ErrorFrame::new(code, e.to_string())
+    ErrorFrame::new(ErrorCode::from(&e), e.to_string())
 }

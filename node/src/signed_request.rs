@@ -216,10 +216,16 @@ impl ReplayLedger for DeferredLedger {
 }
 
 fn envelope_error(e: EnvelopeError) -> ErrorFrame {
-    let code = match e.status() {
-        403 => ErrorCode::Forbidden,
-        401 => ErrorCode::Unauthorized,
-        _ => ErrorCode::Internal,
-    };
-    ErrorFrame::new(code, e.to_string())
+    let code = ErrorCode::from(&e);
+    let frame = ErrorFrame::new(code, e.to_string());
+    match code {
+        ErrorCode::Unavailable => {
+            tracing::error!(error = ?e, "replay ledger unavailable: refusing signed requests");
+            frame.with_retry_after(LEDGER_RETRY_AFTER_SECS)
+        }
+        _ => frame,
+    }
 }
+
+/// When a caller refused for a ledger outage may try again.
+const LEDGER_RETRY_AFTER_SECS: u64 = 5;

@@ -4,6 +4,7 @@ use agenthost_node::inputs::{
     check_limits, parse_data_url, safe_file_name, save_files, upload_dir, validate_images,
     FileInput, InputError, InputLimits,
 };
+use agenthost_node::ErrorCode;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
@@ -153,7 +154,7 @@ async fn oversized_file_is_refused_before_decoding_and_nothing_is_written() {
             }
             other => panic!("expected FileTooLarge, got {other:?}"),
         }
-        assert_eq!(err.status(), 413);
+        assert_eq!(ErrorCode::from(&err), ErrorCode::TooLarge);
         assert!(err.to_string().contains("big.bin"), "{err}");
         assert!(!dir.exists(), "the upload dir must not even be created");
         assert!(walk(root.path()).is_empty(), "nothing may be written");
@@ -230,7 +231,7 @@ async fn too_many_files_are_refused_before_anything_is_written() {
         ),
         "{err:?}"
     );
-    assert_eq!(err.status(), 413);
+    assert_eq!(ErrorCode::from(&err), ErrorCode::TooLarge);
     assert!(err.to_string().contains("too many files"), "{err}");
     assert!(walk(root.path()).is_empty());
 
@@ -298,7 +299,7 @@ async fn malformed_data_urls_are_refused() {
             matches!(err, InputError::MalformedDataUrl { .. }),
             "{label}: {err:?}"
         );
-        assert_eq!(err.status(), 400, "{label}");
+        assert_eq!(ErrorCode::from(&err), ErrorCode::BadRequest, "{label}");
 
         let files = [
             file("ok.txt", b"fine"),
@@ -440,7 +441,7 @@ async fn hostile_names_are_sanitized_or_refused_and_never_escape_the_dir() {
                     matches!(e, InputError::BadFileName { .. }),
                     "{name:?}: {e:?}"
                 );
-                assert_eq!(e.status(), 400);
+                assert_eq!(ErrorCode::from(&e), ErrorCode::BadRequest);
             }
             (Err(e), Some(exp)) => panic!("{name:?} should become {exp:?}, got {e}"),
         }
@@ -590,7 +591,7 @@ async fn preexisting_symlink_is_not_followed() {
         .await
         .unwrap_err();
     assert!(matches!(err, InputError::Io { .. }), "{err:?}");
-    assert_eq!(err.status(), 500);
+    assert_eq!(ErrorCode::from(&err), ErrorCode::Internal);
     assert!(!outside.join("x.txt").exists());
 }
 
@@ -625,7 +626,7 @@ fn session_ids() {
     ] {
         let err = upload_dir(data, id).unwrap_err();
         assert!(matches!(err, InputError::BadSessionId { .. }), "{id:?}");
-        assert_eq!(err.status(), 400);
+        assert_eq!(ErrorCode::from(&err), ErrorCode::BadRequest);
     }
 }
 
@@ -647,7 +648,7 @@ fn images() {
         }
         other => panic!("expected NotAnImage, got {other:?}"),
     }
-    assert_eq!(err.status(), 400);
+    assert_eq!(ErrorCode::from(&err), ErrorCode::BadRequest);
     assert!(err.to_string().contains("images[1]"), "{err}");
 
     // Oversized: judged from the length (the payload is not even valid base64).
@@ -657,7 +658,7 @@ fn images() {
         matches!(&err, InputError::FileTooLarge { name, .. } if name == "images[0]"),
         "{err:?}"
     );
-    assert_eq!(err.status(), 413);
+    assert_eq!(ErrorCode::from(&err), ErrorCode::TooLarge);
 
     // Too many.
     let many = vec![png.clone(); 11];
@@ -757,7 +758,7 @@ fn error_codes_and_statuses() {
         what: "x".into(),
         source: std::io::Error::other("boom"),
     };
-    assert_eq!(io.status(), 500);
+    assert_eq!(ErrorCode::from(&io), ErrorCode::Internal);
     assert_eq!(io.code(), "io_error");
     let e = InputError::FileTooLarge {
         name: "files[0] \"a\"".into(),

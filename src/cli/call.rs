@@ -71,9 +71,9 @@ async fn call(args: CallArgs) -> ExitCode {
             let _ = out.flush();
         }
         match frame {
-            Frame::Event(event) if args.detach && event["type"] == "detached" => {
+            Frame::Detached { session_id } if args.detach => {
                 if !args.json {
-                    let _ = writeln!(out, "{}", event["session_id"].as_str().unwrap_or(""));
+                    let _ = writeln!(out, "{session_id}");
                 }
                 return ExitCode::SUCCESS;
             }

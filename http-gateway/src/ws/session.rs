@@ -631,15 +631,7 @@ impl Session {
         let mut reply = self.agent.service.call(Request::Input(request), caller);
         // An admitted detached run first says under which id it runs; a refusal is an ERROR.
         let session_id = match reply.next_frame().await {
-            Some(Frame::Event(event))
-                if event.get("type").and_then(Value::as_str) == Some("detached") =>
-            {
-                event
-                    .get("session_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            }
+            Some(Frame::Detached { session_id }) => session_id,
             Some(Frame::Error(e)) => return Err(e.into()),
             Some(other) => {
                 return Err(ApiError::internal(format!(

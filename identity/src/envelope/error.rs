@@ -5,7 +5,10 @@ use thiserror::Error;
 use crate::LedgerError;
 
 /// A refused envelope. `Display` is exactly the WIRE.md 2.3 message, so it can
-/// be sent as `{"error": "<message>"}` as is.
+/// be sent as `{"error": "<message>"}` as is. Which error code (and so which HTTP
+/// status) each variant is, is decided where the codes live: `agenthost-node`'s
+/// `ErrorCode::from(&EnvelopeError)`. A ledger failure is not the caller's fault:
+/// it is `unavailable` (retry later), never `unauthorized`.
 #[derive(Debug, Error)]
 pub enum EnvelopeError {
     /// Step 1: the signer is blacklisted.
@@ -37,29 +40,4 @@ pub enum EnvelopeError {
     /// cause is kept as `source` for logs but not shown to the client.
     #[error("replay ledger unavailable")]
     LedgerUnavailable(#[source] LedgerError),
-}
-
-impl EnvelopeError {
-    /// The HTTP status to answer with.
-    ///
-    /// A ledger failure is 503, not 401: the request may be perfectly valid
-    /// and we fail closed only because we cannot prove it is fresh. 503 tells
-    /// clients to retry later instead of re-signing or giving up on their key.
-    pub fn status(&self) -> u16 {
-        match self {
-            EnvelopeError::Blacklisted => 403,
-            EnvelopeError::LedgerUnavailable(_) => 503,
-            _ => 401,
-        }
-    }
-
-    /// A machine-readable class matching [`status`](Self::status):
-    /// "forbidden" (403), "unavailable" (503) or "unauthorized" (401).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            EnvelopeError::Blacklisted => "forbidden",
-            EnvelopeError::LedgerUnavailable(_) => "unavailable",
-            _ => "unauthorized",
-        }
-    }
 }

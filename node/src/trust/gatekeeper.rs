@@ -86,6 +86,12 @@ impl Gatekeeper {
         self.lists.is_blacklisted(address)
     }
 
+    /// Whether the level is `strict`: only listed callers, and signed requests must name
+    /// this agent in `to` (WIRE.md §2.3).
+    pub fn is_strict(&self) -> bool {
+        matches!(self.rule, Rule::Strict)
+    }
+
     /// `"open"`, `"careful"`, `"strict"`, `"policy"` or `"custom"`, as [`Trust::name`].
     pub fn trust_name(&self) -> &str {
         match self.rule {
