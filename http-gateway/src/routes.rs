@@ -3,8 +3,7 @@
 
 use std::{future::Future, net::SocketAddr};
 
-use agenthost_node::frame::SignedFields;
-use agenthost_node::{trust::Transport, Caller, Frame, InputRequest, Reply, Request};
+use agenthost_node::{trust::Transport, Caller, Frame, InputRequest, Reply, Request, SignedFields};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, OriginalUri, RawPathParams, State},

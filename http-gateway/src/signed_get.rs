@@ -1,7 +1,7 @@
 //! Signed GETs (WIRE.md §2.5): the `X-Co-*` headers turned back into the payload the client
 //! signed, so it can travel to the agent as an envelope and be verified there, end to end.
 
-use agenthost_node::frame::SignedFields;
+use agenthost_node::SignedFields;
 use axum::http::{HeaderMap, Method, Uri};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};

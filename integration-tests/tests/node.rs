@@ -11,7 +11,7 @@ use std::{
 
 use agenthost::{
     agent_fn,
-    node::{InputRequest, NodeConfig},
+    node::{read_frame, InputRequest, NodeConfig},
     Agent, AgentConnection, AgentError, AgentKey, Client, Context, Frame, Host, Input, Output,
     RunningHost,
 };
@@ -138,7 +138,7 @@ async fn raw_exchange(connection: &AgentConnection, bytes: &[u8], close_after: b
     }
     let mut frames = Vec::new();
     let read = async {
-        while let Ok(Some(body)) = agenthost::node::codec::read_frame(&mut stream, 1 << 20).await {
+        while let Ok(Some(body)) = read_frame(&mut stream, 1 << 20).await {
             frames.push(Frame::from_json(&body).expect("agent frames are valid JSON"));
         }
     };

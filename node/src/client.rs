@@ -12,13 +12,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     agent_streams::StreamControl,
-    codec::{read_frame, write_frame},
-    frame::{ErrorCode, ErrorFrame, Frame, InputRequest, OutputFrame, Request},
     node::{Node, NodeConfig, NodeError, NodeHandle},
-    protocol::{DEFAULT_MAX_FRAME_BYTES, OPEN_STREAM_TIMEOUT},
     reply::Reply,
     socket::{PeerSocket, SocketOpen},
     stream_handler::{AgentStream, OpenStreamError, StreamPath},
+    wire::{read_frame, write_frame},
+    wire::{ErrorCode, ErrorFrame, Frame, InputRequest, OutputFrame, Request},
+    wire::{DEFAULT_MAX_FRAME_BYTES, OPEN_STREAM_TIMEOUT},
 };
 
 /// How long to wait for a connection (dial, handshake, or LAN discovery).

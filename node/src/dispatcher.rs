@@ -21,7 +21,6 @@ use crate::{
     admission::{WorkerLimits, WorkerPool},
     agent::{Agent, AgentInfo},
     caller::Caller,
-    frame::{Frame, Request, SignedFields},
     inputs::InputLimits,
     reply::Reply,
     reservations::SharedRelayStatus,
@@ -32,6 +31,7 @@ use crate::{
     signed_request::{verify_signed_get, verify_socket_opening, SignedGetPath},
     store::{SessionStore, SqliteReplayLedger},
     trust::{Gatekeeper, Trust, TrustConfig},
+    wire::{Frame, Request, SignedFields},
 };
 
 /// Frames buffered between a run and its caller before the agent waits for the caller.
@@ -190,9 +190,9 @@ impl<A: Agent> Dispatcher<A> {
                     "max_files_per_request": inputs.max_files_per_request,
                 },
             },
-            "protocol": crate::protocol::oip_descriptor(),
+            "protocol": crate::wire::oip_descriptor(),
             "peer_id": shared.identity.peer_id.to_string(),
-            "p2p_protocol": crate::protocol::AGENT_PROTOCOL.as_ref(),
+            "p2p_protocol": crate::wire::AGENT_PROTOCOL.as_ref(),
             "workers": limits.workers,
             "queue": limits.queue,
             "listen_addrs": listen,
@@ -270,7 +270,7 @@ impl<A: Agent> AgentService for Dispatcher<A> {
         envelope: agenthost_identity::SignedEnvelope,
         opening: Opening,
         caller: Caller,
-    ) -> BoxFuture<'static, Result<Address, crate::frame::ErrorFrame>> {
+    ) -> BoxFuture<'static, Result<Address, crate::wire::ErrorFrame>> {
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             let gatekeeper = &shared.gatekeeper;
@@ -360,7 +360,7 @@ async fn signed_caller<A>(
     signed: SignedFields,
     caller: Caller,
     path: SignedGetPath<'_>,
-) -> Result<Caller, crate::frame::ErrorFrame> {
+) -> Result<Caller, crate::wire::ErrorFrame> {
     if !signed.is_signed() {
         return Ok(caller);
     }

@@ -41,7 +41,7 @@ pub use self::names::safe_file_name;
 pub use self::save::{save_files, SavedFile};
 
 /// One entry of a request's `files` (the wire type, shared with the frames).
-pub use crate::frame::FileInput;
+pub use crate::wire::FileInput;
 
 /// Limits on a request's attachments.
 ///

@@ -29,18 +29,15 @@ pub mod agent_streams;
 mod behaviour;
 pub mod caller;
 pub mod client;
-pub mod codec;
 pub mod command_agent;
 pub mod context;
 pub mod demo;
 mod dht;
 mod directory;
 pub mod dispatcher;
-pub mod frame;
 pub mod inputs;
 pub mod llm;
 pub mod node;
-pub mod protocol;
 pub mod reply;
 pub mod reservations;
 mod run;
@@ -54,6 +51,7 @@ pub mod socket;
 pub mod store;
 mod stream_handler;
 pub mod trust;
+mod wire;
 
 pub use admission::WorkerLimits;
 pub use agent::{
@@ -68,7 +66,6 @@ pub use demo::DemoAgent;
 pub use dht::{FoundRelay, KAD_PROTOCOL};
 pub use directory::PeerRecordAddrs;
 pub use dispatcher::{Dispatcher, DispatcherConfig, HostIdentity, SharedAddrs};
-pub use frame::{ErrorCode, ErrorFrame, FileInput, Frame, InputRequest, OutputFrame, Request};
 pub use node::{Node, NodeConfig, NodeError, NodeHandle, Reachability, Verdict};
 pub use reply::Reply;
 pub use reservations::{RelayState, RelayStatus, SharedRelayStatus};
@@ -78,5 +75,10 @@ pub use service::{AgentService, Opening};
 pub use session::{Message, Session};
 pub use socket::{PeerSocket, PeerSocketReader, PeerSocketWriter, SocketOpen, SocketService};
 pub use stream_handler::{AgentStream, InboundStream, OpenStreamError, StreamPath};
+
+pub use wire::{
+    oip_descriptor, read_frame, write_frame, ErrorCode, ErrorFrame, FileInput, Frame, FrameError,
+    InputRequest, OutputFrame, Request, SignedFields, AGENT_PROTOCOL, DEFAULT_MAX_FRAME_BYTES,
+};
 
 pub use libp2p::{multiaddr as libp2p_multiaddr, Multiaddr, PeerId};

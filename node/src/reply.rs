@@ -11,7 +11,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::frame::{ErrorCode, ErrorFrame, Frame, OutputFrame};
+use crate::wire::{ErrorCode, ErrorFrame, Frame, OutputFrame};
 
 /// The reply to one request. Dropping it before the terminal frame cancels the request.
 pub struct Reply {

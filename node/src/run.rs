@@ -13,12 +13,12 @@ use crate::{
     caller::Caller,
     context::Context,
     dispatcher::Shared,
-    frame::{ErrorCode, ErrorFrame, Frame, InputRequest, OutputFrame},
     inputs::{self, InputError},
     session::Session,
     signed_request::{is_signed, verify_signed_input},
     store::SessionStatus,
     trust::{Refusal, RefusalKind},
+    wire::{ErrorCode, ErrorFrame, Frame, InputRequest, OutputFrame},
 };
 
 /// Runs one INPUT, sending its frames to `tx`. `reply_gone` fires when the caller drops the

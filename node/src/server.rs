@@ -15,12 +15,12 @@ use tokio::{sync::Semaphore, task::JoinHandle};
 use crate::{
     agent_streams::InboundStreams,
     caller::Caller,
-    codec::{read_frame, write_frame, FrameError},
-    frame::{ErrorCode, ErrorFrame, Frame, Request},
-    protocol::{DEFAULT_MAX_FRAME_BYTES, REQUEST_READ_TIMEOUT},
     service::AgentService,
     socket::{PeerSocket, SocketOpen, SocketService, SOCKET_OPEN},
     stream_handler::{AgentStream, InboundStream},
+    wire::{read_frame, write_frame, FrameError},
+    wire::{ErrorCode, ErrorFrame, Frame, Request},
+    wire::{DEFAULT_MAX_FRAME_BYTES, REQUEST_READ_TIMEOUT},
 };
 
 /// Limits of the stream server.

@@ -9,9 +9,9 @@ use futures::future::BoxFuture;
 
 use crate::{
     caller::Caller,
-    frame::{ErrorCode, ErrorFrame, Request},
     reply::Reply,
     running_turns::RetireReport,
+    wire::{ErrorCode, ErrorFrame, Request},
 };
 
 /// What a socket-opening signature opens ([`AgentService::verify_opening`]).

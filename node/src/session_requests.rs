@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use crate::{
     caller::Caller,
     dispatcher::Shared,
-    frame::{ErrorCode, ErrorFrame, Frame},
     store::SessionRecord,
+    wire::{ErrorCode, ErrorFrame, Frame},
 };
 
 /// Most records SESSIONS returns unless the caller asks for fewer.

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::{
     caller::Caller,
-    frame::{ErrorCode, ErrorFrame, InputRequest, SignedFields},
     store::SqliteReplayLedger,
+    wire::{ErrorCode, ErrorFrame, InputRequest, SignedFields},
 };
 
 /// Whether an INPUT carries a signed envelope at all.

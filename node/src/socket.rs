@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     caller::Caller,
-    codec::{read_frame, write_frame, FrameError},
     stream_handler::AgentStream,
+    wire::{read_frame, write_frame, FrameError},
 };
 
 /// The first frame of a socket stream.

@@ -35,7 +35,7 @@ use libp2p::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::protocol::AGENT_PROTOCOL;
+use crate::wire::AGENT_PROTOCOL;
 
 /// Where an outbound stream, or the reason it failed, is delivered.
 pub(crate) type StreamReply = oneshot::Sender<Result<AgentStream, OpenStreamError>>;
