@@ -5,7 +5,7 @@ use libp2p::{
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
-use crate::{agent_streams::AgentStreams, wire::IDENTIFY_PROTOCOL_VERSION};
+use crate::{stream::AgentStreams, wire::IDENTIFY_PROTOCOL_VERSION};
 
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {

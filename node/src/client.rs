@@ -11,11 +11,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    agent_streams::StreamControl,
     node::{Node, NodeConfig, NodeError, NodeHandle},
     reply::Reply,
-    socket::{PeerSocket, SocketOpen},
-    stream_handler::{AgentStream, OpenStreamError, StreamPath},
+    stream::StreamControl,
+    stream::{AgentStream, OpenStreamError, StreamPath},
+    stream::{PeerSocket, SocketOpen},
     wire::{read_frame, write_frame},
     wire::{ErrorCode, ErrorFrame, Frame, InputRequest, OutputFrame, Request},
     wire::{DEFAULT_MAX_FRAME_BYTES, OPEN_STREAM_TIMEOUT},

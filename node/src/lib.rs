@@ -25,7 +25,6 @@
 
 pub mod admission;
 pub mod agent;
-pub mod agent_streams;
 mod behaviour;
 pub mod caller;
 pub mod client;
@@ -42,14 +41,12 @@ pub mod reply;
 pub mod reservations;
 mod run;
 mod running_turns;
-pub mod server;
 pub mod service;
 pub mod session;
 mod session_requests;
 mod signed_request;
-pub mod socket;
 pub mod store;
-mod stream_handler;
+mod stream;
 pub mod trust;
 mod wire;
 
@@ -57,7 +54,6 @@ pub use admission::WorkerLimits;
 pub use agent::{
     agent_fn, agent_fn_with_context, Agent, AgentError, AgentInfo, FnAgent, Input, Output,
 };
-pub use agent_streams::{InboundStreams, StreamControl};
 pub use caller::Caller;
 pub use client::{AgentConnection, Client, ClientError};
 pub use command_agent::CommandAgent;
@@ -70,11 +66,13 @@ pub use node::{Node, NodeConfig, NodeError, NodeHandle, Reachability, Verdict};
 pub use reply::Reply;
 pub use reservations::{RelayState, RelayStatus, SharedRelayStatus};
 pub use running_turns::RetireReport;
-pub use server::{serve, ServerConfig};
 pub use service::{AgentService, Opening};
 pub use session::{Message, Session};
-pub use socket::{PeerSocket, PeerSocketReader, PeerSocketWriter, SocketOpen, SocketService};
-pub use stream_handler::{AgentStream, InboundStream, OpenStreamError, StreamPath};
+pub use stream::{
+    serve, AgentStream, InboundStream, InboundStreams, OpenStreamError, PeerSocket,
+    PeerSocketReader, PeerSocketWriter, ServerConfig, SocketOpen, SocketService, StreamControl,
+    StreamPath,
+};
 
 pub use wire::{
     oip_descriptor, read_frame, write_frame, ErrorCode, ErrorFrame, FileInput, Frame, FrameError,

@@ -25,12 +25,12 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    agent_streams::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE},
     behaviour::{Behaviour, BehaviourEvent},
     dht::{DhtLookups, FoundRelay},
     directory::{Directory, PeerRecordAddrs},
     dispatcher::SharedAddrs,
     reservations::{RelayAction, RelayStatus, Reservations, SharedRelayStatus},
+    stream::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE},
 };
 
 /// How a node is set up.

@@ -13,9 +13,9 @@ use futures::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::agent_stream::AgentStream;
 use crate::{
     caller::Caller,
-    stream_handler::AgentStream,
     wire::{read_frame, write_frame, FrameError},
 };
 

@@ -1,27 +1,20 @@
-//! The per-connection half of [`AgentStreams`](crate::agent_streams::AgentStreams): negotiates
+//! The per-connection half of `AgentStreams` (`behaviour.rs`): negotiates
 //! `/agenthost/agent/1` streams in both directions on one connection.
 //!
 //! Inbound streams go into the node's bounded inbound queue. When that queue is full the
 //! stream is answered with an `overloaded` ERROR instead of being dropped, so a caller always
 //! learns why. Outbound opens run concurrently: each carries its own reply channel.
 //!
-//! Every stream handed out is an [`AgentStream`] that counts itself on its connection while it
-//! lives. A relayed connection superseded by a direct one (after DCUtR) uses that count to tell
+//! Every stream handed out is an `AgentStream` (`agent_stream.rs`) that counts itself on its
+//! connection while it lives. A relayed connection superseded by a direct one (after DCUtR) uses that count to tell
 //! its behaviour when the last request on it has finished, so the connection can be closed
 //! without cutting a reply short.
 
 use std::{
     collections::VecDeque,
-    io,
-    pin::Pin,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
+    sync::Arc,
     task::{Context, Poll},
 };
-
-use futures::{task::AtomicWaker, AsyncRead, AsyncWrite};
 
 use libp2p::{
     core::upgrade::ReadyUpgrade,
@@ -35,117 +28,11 @@ use libp2p::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::agent_stream::{Activity, AgentStream, StreamPath};
 use crate::wire::AGENT_PROTOCOL;
 
 /// Where an outbound stream, or the reason it failed, is delivered.
 pub(crate) type StreamReply = oneshot::Sender<Result<AgentStream, OpenStreamError>>;
-
-/// The connection a stream runs over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamPath {
-    /// The remote address of the connection (for a relayed one, the circuit address).
-    pub remote: Multiaddr,
-    /// Whether the connection goes through a relay.
-    pub relayed: bool,
-}
-
-impl StreamPath {
-    fn new(remote: Multiaddr) -> Self {
-        StreamPath {
-            relayed: remote
-                .iter()
-                .any(|p| matches!(p, libp2p::multiaddr::Protocol::P2pCircuit)),
-            remote,
-        }
-    }
-
-    /// For a relayed connection, the relay's address (everything before `/p2p-circuit`).
-    pub fn relay(&self) -> Option<Multiaddr> {
-        if !self.relayed {
-            return None;
-        }
-        Some(
-            self.remote
-                .iter()
-                .take_while(|p| !matches!(p, libp2p::multiaddr::Protocol::P2pCircuit))
-                .collect(),
-        )
-    }
-}
-
-/// Request streams alive on one connection; the handler is woken when one ends.
-#[derive(Default)]
-struct Activity {
-    live: AtomicUsize,
-    waker: AtomicWaker,
-}
-
-/// Counts one stream as alive on its connection until dropped.
-struct LiveGuard(Arc<Activity>);
-
-impl LiveGuard {
-    fn new(activity: &Arc<Activity>) -> Self {
-        activity.live.fetch_add(1, Ordering::SeqCst);
-        LiveGuard(Arc::clone(activity))
-    }
-}
-
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        self.0.live.fetch_sub(1, Ordering::SeqCst);
-        self.0.waker.wake();
-    }
-}
-
-/// A `/agenthost/agent/1` stream, and the connection it runs over.
-pub struct AgentStream {
-    inner: Stream,
-    path: StreamPath,
-    _live: LiveGuard,
-}
-
-impl AgentStream {
-    /// The connection this stream runs over.
-    pub fn path(&self) -> &StreamPath {
-        &self.path
-    }
-}
-
-impl std::fmt::Debug for AgentStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AgentStream")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AsyncRead for AgentStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for AgentStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_close(cx)
-    }
-}
 
 /// What the behaviour tells a connection's handler.
 #[derive(Debug)]
@@ -174,7 +61,7 @@ pub enum OpenStreamError {
     #[error("stream negotiation timed out")]
     Timeout,
     #[error("stream negotiation failed: {0}")]
-    Io(io::Error),
+    Io(std::io::Error),
     #[error("the connection to {0} closed before the stream opened")]
     Closed(PeerId),
     #[error("the node has stopped")]
@@ -230,17 +117,11 @@ impl StreamHandler {
     }
 
     fn wrap(&self, stream: Stream) -> AgentStream {
-        AgentStream {
-            inner: stream,
-            path: self.path.clone(),
-            _live: LiveGuard::new(&self.activity),
-        }
+        AgentStream::new(stream, self.path.clone(), &self.activity)
     }
 
     fn is_drained(&self) -> bool {
-        self.opens.is_empty()
-            && self.negotiating == 0
-            && self.activity.live.load(Ordering::SeqCst) == 0
+        self.opens.is_empty() && self.negotiating == 0 && self.activity.live() == 0
     }
 
     fn on_inbound(&mut self, stream: Stream) {
@@ -258,7 +139,7 @@ impl StreamHandler {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(refused)) => {
                 tracing::warn!(peer = %refused.peer, "inbound stream queue full; answering overloaded");
-                tokio::spawn(crate::server::refuse_overloaded(refused.stream));
+                tokio::spawn(super::refuse::refuse_overloaded(refused.stream));
             }
             // The server stopped: dropping resets the stream.
             Err(mpsc::error::TrySendError::Closed(_)) => {}
@@ -290,7 +171,7 @@ impl ConnectionHandler for StreamHandler {
         }
         if self.superseded && self.closes_when_drained && !self.drained_reported {
             // Register first, then check: a stream dropped in between still wakes us.
-            self.activity.waker.register(cx.waker());
+            self.activity.register(cx.waker());
             if self.is_drained() {
                 self.drained_reported = true;
                 return Poll::Ready(ConnectionHandlerEvent::NotifyBehaviour(HandlerOut::Drained));

@@ -12,15 +12,20 @@ use std::sync::Arc;
 use futures::{io::ReadHalf, AsyncReadExt, AsyncWriteExt};
 use tokio::{sync::Semaphore, task::JoinHandle};
 
+use super::{
+    agent_stream::AgentStream,
+    behaviour::InboundStreams,
+    handler::InboundStream,
+    refuse::refuse_overloaded,
+    socket::{PeerSocket, SocketOpen, SocketService, SOCKET_OPEN},
+};
 use crate::{
-    agent_streams::InboundStreams,
     caller::Caller,
     service::AgentService,
-    socket::{PeerSocket, SocketOpen, SocketService, SOCKET_OPEN},
-    stream_handler::{AgentStream, InboundStream},
-    wire::{read_frame, write_frame, FrameError},
-    wire::{ErrorCode, ErrorFrame, Frame, Request},
-    wire::{DEFAULT_MAX_FRAME_BYTES, REQUEST_READ_TIMEOUT},
+    wire::{
+        read_frame, write_frame, ErrorCode, ErrorFrame, Frame, FrameError, Request,
+        DEFAULT_MAX_FRAME_BYTES, REQUEST_READ_TIMEOUT,
+    },
 };
 
 /// Limits of the stream server.
@@ -71,19 +76,6 @@ pub fn serve(
             }
         }
     })
-}
-
-/// Answers a stream the host has no room for with an `overloaded` ERROR, without reading it.
-pub(crate) async fn refuse_overloaded(mut stream: AgentStream) {
-    let frame = Frame::Error(
-        ErrorFrame::new(ErrorCode::Overloaded, "overloaded: too many open streams")
-            .with_retry_after(1),
-    );
-    let send = async {
-        write_frame(&mut stream, &frame.to_bytes()).await?;
-        stream.close().await
-    };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), send).await;
 }
 
 /// Serves one request (or socket) stream to its end.

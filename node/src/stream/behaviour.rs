@@ -26,8 +26,9 @@ use libp2p::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::stream_handler::{
-    AgentStream, HandlerIn, HandlerOut, InboundStream, OpenStreamError, StreamHandler, StreamReply,
+use super::{
+    agent_stream::AgentStream,
+    handler::{HandlerIn, HandlerOut, InboundStream, OpenStreamError, StreamHandler, StreamReply},
 };
 
 /// Inbound streams waiting for the server's accept loop.
