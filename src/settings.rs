@@ -190,7 +190,7 @@ impl Default for Settings {
             max_file_size: 10.0,
             max_files_per_request: 10,
             rate_limit: None,
-            command_timeout: agenthost_node::command_agent::DEFAULT_TIMEOUT,
+            command_timeout: agenthost_node::DEFAULT_COMMAND_TIMEOUT,
             grace_period: DEFAULT_GRACE_PERIOD,
             ws_ping_interval: Duration::from_secs(30),
             log_format: LogFormat::Text,

@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    events::Reply,
     node::{Node, NodeConfig, NodeError, NodeHandle},
-    reply::Reply,
     stream::StreamControl,
     stream::{AgentStream, OpenStreamError, StreamPath},
     stream::{PeerSocket, SocketOpen},

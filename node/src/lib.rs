@@ -24,25 +24,21 @@
 //! [`command_agent`] hosts any executable; [`demo`] is the built-in echo agent.
 
 pub mod admission;
-pub mod agent;
+mod agent;
 mod behaviour;
 pub mod caller;
 pub mod client;
-pub mod command_agent;
-pub mod context;
-pub mod demo;
 mod dht;
 mod directory;
 pub mod dispatcher;
+mod events;
 pub mod inputs;
 pub mod llm;
 pub mod node;
-pub mod reply;
 pub mod reservations;
 mod run;
 mod running_turns;
 pub mod service;
-pub mod session;
 mod session_requests;
 mod signed_request;
 pub mod store;
@@ -52,22 +48,19 @@ mod wire;
 
 pub use admission::WorkerLimits;
 pub use agent::{
-    agent_fn, agent_fn_with_context, Agent, AgentError, AgentInfo, FnAgent, Input, Output,
+    agent_fn, agent_fn_with_context, Agent, AgentError, AgentInfo, CommandAgent, DemoAgent,
+    FnAgent, Input, Output, DEFAULT_COMMAND_TIMEOUT,
 };
 pub use caller::Caller;
 pub use client::{AgentConnection, Client, ClientError};
-pub use command_agent::CommandAgent;
-pub use context::Context;
-pub use demo::DemoAgent;
 pub use dht::{FoundRelay, KAD_PROTOCOL};
 pub use directory::PeerRecordAddrs;
 pub use dispatcher::{Dispatcher, DispatcherConfig, HostIdentity, SharedAddrs};
+pub use events::{new_session_id, Context, Message, Reply, Session};
 pub use node::{Node, NodeConfig, NodeError, NodeHandle, Reachability, Verdict};
-pub use reply::Reply;
 pub use reservations::{RelayState, RelayStatus, SharedRelayStatus};
 pub use running_turns::RetireReport;
 pub use service::{AgentService, Opening};
-pub use session::{Message, Session};
 pub use stream::{
     serve, AgentStream, InboundStream, InboundStreams, OpenStreamError, PeerSocket,
     PeerSocketReader, PeerSocketWriter, ServerConfig, SocketOpen, SocketService, StreamControl,

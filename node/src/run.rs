@@ -11,10 +11,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     agent::{Agent, Input},
     caller::Caller,
-    context::Context,
     dispatcher::Shared,
+    events::Context,
+    events::Session,
     inputs::{self, InputError},
-    session::Session,
     signed_request::{is_signed, verify_signed_input},
     store::SessionStatus,
     trust::{Refusal, RefusalKind},

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 
 use crate::{
     caller::Caller,
-    reply::Reply,
+    events::Reply,
     running_turns::RetireReport,
     wire::{ErrorCode, ErrorFrame, Request},
 };

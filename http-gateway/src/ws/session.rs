@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use agenthost_identity::{Address, AgentKey, SignedEnvelope};
 use agenthost_node::{
-    oip_descriptor, session::new_session_id, AgentService, Caller, ErrorCode, Frame, InputRequest,
-    Opening, Request,
+    new_session_id, oip_descriptor, AgentService, Caller, ErrorCode, Frame, InputRequest, Opening,
+    Request,
 };
 use futures::StreamExt;
 use serde_json::{json, Map, Value};

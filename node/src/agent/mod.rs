@@ -1,12 +1,19 @@
 //! The agent API: the [`Agent`] trait an author implements, what it receives ([`Input`]),
 //! returns ([`Output`], [`AgentError`]) and describes ([`AgentInfo`]), and [`agent_fn`] for
-//! closures.
+//! closures. Two agents come with the host: [`CommandAgent`] (`command.rs`: any executable, one
+//! process per request) and [`DemoAgent`] (`demo.rs`: the echo of `agenthost host --demo`).
+
+mod command;
+mod demo;
+
+pub use command::{CommandAgent, DEFAULT_TIMEOUT as DEFAULT_COMMAND_TIMEOUT};
+pub use demo::DemoAgent;
 
 use std::{fmt, future::Future, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{context::Context, inputs::SavedFile};
+use crate::{events::Context, inputs::SavedFile};
 
 /// An agent that can be hosted.
 ///

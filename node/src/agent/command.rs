@@ -28,7 +28,7 @@ use tokio::{
 
 use crate::{
     agent::{Agent, AgentError, AgentInfo, Input, Output},
-    context::Context,
+    events::Context,
 };
 
 /// How long a request may run unless [`CommandAgent::timeout`] says otherwise.

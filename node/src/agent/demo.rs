@@ -3,7 +3,7 @@
 
 use crate::{
     agent::{Agent, AgentError, AgentInfo, Input, Output},
-    context::Context,
+    events::Context,
 };
 
 #[derive(Debug, Clone, Default)]
