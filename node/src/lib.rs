@@ -23,49 +23,42 @@
 //! [`NodeHandle`]; [`client`] dials agents by address and sends them requests;
 //! [`command_agent`] hosts any executable; [`demo`] is the built-in echo agent.
 
-pub mod admission;
 mod agent;
 mod behaviour;
-pub mod caller;
 pub mod client;
 mod dht;
 mod directory;
-pub mod dispatcher;
+mod door;
 mod events;
 pub mod inputs;
 pub mod llm;
 pub mod node;
 pub mod reservations;
-mod run;
-mod running_turns;
-pub mod service;
-mod session_requests;
-mod signed_request;
 pub mod store;
 mod stream;
 pub mod trust;
 mod wire;
+mod worker;
 
-pub use admission::WorkerLimits;
 pub use agent::{
     agent_fn, agent_fn_with_context, Agent, AgentError, AgentInfo, CommandAgent, DemoAgent,
     FnAgent, Input, Output, DEFAULT_COMMAND_TIMEOUT,
 };
-pub use caller::Caller;
 pub use client::{AgentConnection, Client, ClientError};
 pub use dht::{FoundRelay, KAD_PROTOCOL};
 pub use directory::PeerRecordAddrs;
-pub use dispatcher::{Dispatcher, DispatcherConfig, HostIdentity, SharedAddrs};
+pub use door::{
+    AgentService, Caller, Dispatcher, DispatcherConfig, HostIdentity, Opening, SharedAddrs,
+};
 pub use events::{new_session_id, Context, Message, Reply, Session};
 pub use node::{Node, NodeConfig, NodeError, NodeHandle, Reachability, Verdict};
 pub use reservations::{RelayState, RelayStatus, SharedRelayStatus};
-pub use running_turns::RetireReport;
-pub use service::{AgentService, Opening};
 pub use stream::{
     serve, AgentStream, InboundStream, InboundStreams, OpenStreamError, PeerSocket,
     PeerSocketReader, PeerSocketWriter, ServerConfig, SocketOpen, SocketService, StreamControl,
     StreamPath,
 };
+pub use worker::{RetireReport, WorkerLimits};
 
 pub use wire::{
     oip_descriptor, read_frame, write_frame, ErrorCode, ErrorFrame, FileInput, Frame, FrameError,

@@ -28,7 +28,7 @@ use crate::{
     behaviour::{Behaviour, BehaviourEvent},
     dht::{DhtLookups, FoundRelay},
     directory::{Directory, PeerRecordAddrs},
-    dispatcher::SharedAddrs,
+    door::SharedAddrs,
     reservations::{RelayAction, RelayStatus, Reservations, SharedRelayStatus},
     stream::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE},
 };

@@ -52,12 +52,14 @@ mod replay;
 mod spent;
 mod sql;
 mod stats;
+mod turn;
 mod writer;
 
 pub use error::{BeginError, StoreError};
 pub use record::{SessionRecord, SessionStatus, UnknownStatus};
 pub use replay::{SqliteReplayLedger, LEDGER_TIMEOUT};
 pub use stats::StoreStats;
+pub(crate) use turn::{TurnOutcome, TurnRecord};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

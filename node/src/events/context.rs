@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{caller::Caller, events::Session, wire::Frame};
+use crate::{door::Caller, events::Session, wire::Frame};
 
 /// Handed to [`Agent::input`](crate::Agent::input) for one run. Cheap to clone.
 #[derive(Clone)]

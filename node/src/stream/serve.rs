@@ -20,8 +20,8 @@ use super::{
     socket::{PeerSocket, SocketOpen, SocketService, SOCKET_OPEN},
 };
 use crate::{
-    caller::Caller,
-    service::AgentService,
+    door::AgentService,
+    door::Caller,
     wire::{
         read_frame, write_frame, ErrorCode, ErrorFrame, Frame, FrameError, Request,
         DEFAULT_MAX_FRAME_BYTES, REQUEST_READ_TIMEOUT,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::agent_stream::AgentStream;
 use crate::{
-    caller::Caller,
+    door::Caller,
     wire::{read_frame, write_frame, FrameError},
 };
 

@@ -7,8 +7,8 @@ use agenthost_identity::{
 };
 use serde_json::Value;
 
+use super::caller::Caller;
 use crate::{
-    caller::Caller,
     store::SqliteReplayLedger,
     wire::{ErrorCode, ErrorFrame, InputRequest, SignedFields},
 };

@@ -4,9 +4,8 @@
 
 use serde_json::{json, Value};
 
+use super::{caller::Caller, state::DoorState};
 use crate::{
-    caller::Caller,
-    dispatcher::Shared,
     store::SessionRecord,
     wire::{ErrorCode, ErrorFrame, Frame},
 };
@@ -14,7 +13,7 @@ use crate::{
 /// Most records SESSIONS returns unless the caller asks for fewer.
 const DEFAULT_LIST_LIMIT: usize = 100;
 
-pub(crate) async fn session<A>(shared: &Shared<A>, session_id: &str, caller: &Caller) -> Frame {
+pub(crate) async fn session<A>(shared: &DoorState<A>, session_id: &str, caller: &Caller) -> Frame {
     match visible_record(shared, session_id, caller).await {
         Ok(record) => Frame::Response(record.to_json()),
         Err(error) => Frame::Error(error),
@@ -22,7 +21,7 @@ pub(crate) async fn session<A>(shared: &Shared<A>, session_id: &str, caller: &Ca
 }
 
 pub(crate) async fn sessions<A>(
-    shared: &Shared<A>,
+    shared: &DoorState<A>,
     limit: Option<usize>,
     caller: &Caller,
 ) -> Frame {
@@ -43,7 +42,7 @@ pub(crate) async fn sessions<A>(
     }
 }
 
-pub(crate) async fn cancel<A>(shared: &Shared<A>, session_id: &str, caller: &Caller) -> Frame {
+pub(crate) async fn cancel<A>(shared: &DoorState<A>, session_id: &str, caller: &Caller) -> Frame {
     let record = match visible_record(shared, session_id, caller).await {
         Ok(record) => record,
         Err(error) => return Frame::Error(error),
@@ -64,7 +63,7 @@ pub(crate) async fn cancel<A>(shared: &Shared<A>, session_id: &str, caller: &Cal
 /// The record, if this caller may see it; unknown, expired and foreign all read as not found,
 /// so probing ids tells nothing about other callers' sessions.
 async fn visible_record<A>(
-    shared: &Shared<A>,
+    shared: &DoorState<A>,
     session_id: &str,
     caller: &Caller,
 ) -> Result<SessionRecord, ErrorFrame> {
@@ -84,7 +83,7 @@ async fn visible_record<A>(
     }
 }
 
-fn refuse_blacklisted<A>(shared: &Shared<A>, caller: &Caller) -> Result<(), ErrorFrame> {
+fn refuse_blacklisted<A>(shared: &DoorState<A>, caller: &Caller) -> Result<(), ErrorFrame> {
     match &caller.address {
         Some(address) if shared.gatekeeper.is_blacklisted(address) => Err(ErrorFrame::new(
             ErrorCode::Forbidden,

@@ -7,11 +7,11 @@ use std::{sync::Arc, time::Duration};
 use agenthost_identity::{Address, SignedEnvelope};
 use futures::future::BoxFuture;
 
+use super::caller::Caller;
 use crate::{
-    caller::Caller,
     events::Reply,
-    running_turns::RetireReport,
     wire::{ErrorCode, ErrorFrame, Request},
+    worker::RetireReport,
 };
 
 /// What a socket-opening signature opens ([`AgentService::verify_opening`]).

@@ -37,6 +37,49 @@ pub(crate) struct RunningTurns {
     closing: AtomicBool,
 }
 
+/// A session's entry among the running turns, held by its turn: refuses a second concurrent
+/// turn (`busy`), carries the turn's cancellation (CANCEL) and interruption (shutdown,
+/// reload), and leaves when dropped — after the turn is fully recorded.
+pub(crate) struct TurnClaim<'a> {
+    running: &'a RunningTurns,
+    session_id: String,
+    cancel: CancellationToken,
+    interrupt: CancellationToken,
+}
+
+impl<'a> TurnClaim<'a> {
+    /// Claims `session_id`; `None` when that session already runs a turn.
+    pub fn new(
+        running: &'a RunningTurns,
+        session_id: &str,
+        cancel: CancellationToken,
+    ) -> Option<Self> {
+        let interrupt = running.claim(session_id, cancel.clone())?;
+        Some(TurnClaim {
+            running,
+            session_id: session_id.to_owned(),
+            cancel,
+            interrupt,
+        })
+    }
+
+    /// Fires on CANCEL (or the caller leaving a turn that is not detached).
+    pub fn cancel(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Fires on shutdown or reload after the grace period.
+    pub fn interrupt(&self) -> &CancellationToken {
+        &self.interrupt
+    }
+}
+
+impl Drop for TurnClaim<'_> {
+    fn drop(&mut self) {
+        self.running.release(&self.session_id);
+    }
+}
+
 /// What a retirement did: turns that finished within the grace period and turns interrupted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RetireReport {

@@ -12,40 +12,31 @@ use std::{
 use futures::future::BoxFuture;
 
 use agenthost_identity::Address;
-use libp2p::{Multiaddr, PeerId};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    admission::{WorkerLimits, WorkerPool},
-    agent::{Agent, AgentInfo},
+use super::{
+    admit::{refusal_frame, run_input},
     caller::Caller,
-    events::Reply,
-    inputs::InputLimits,
-    reservations::SharedRelayStatus,
-    run::{refusal_frame, run_input},
-    running_turns::{RetireReport, RunningTurns},
     service::{AgentService, Opening},
     session_requests,
     signed_request::{verify_signed_get, verify_socket_opening, SignedGetPath},
-    store::{SessionStore, SqliteReplayLedger},
+    state::{DoorState, HostIdentity, SharedAddrs},
+};
+use crate::{
+    agent::{Agent, AgentInfo},
+    events::Reply,
+    inputs::InputLimits,
+    reservations::SharedRelayStatus,
+    store::SessionStore,
     trust::{Gatekeeper, Trust, TrustConfig},
     wire::{Frame, Request, SignedFields},
+    worker::{RetireReport, RunningTurns, WorkerLimits, WorkerPool},
 };
 
 /// Frames buffered between a run and its caller before the agent waits for the caller.
 pub(crate) const REPLY_BUFFER_FRAMES: usize = 64;
-
-/// Addresses the node listens on, kept current by the node and read by INFO.
-pub type SharedAddrs = Arc<RwLock<Vec<Multiaddr>>>;
-
-/// The hosted agent's identity as INFO reports it.
-#[derive(Debug, Clone)]
-pub struct HostIdentity {
-    pub address: Address,
-    pub peer_id: PeerId,
-}
 
 /// Everything a dispatcher needs besides the agent.
 pub struct DispatcherConfig {
@@ -88,7 +79,7 @@ impl DispatcherConfig {
 
 /// Dispatches requests to clones of one agent.
 pub struct Dispatcher<A: Agent> {
-    shared: Arc<Shared<A>>,
+    shared: Arc<DoorState<A>>,
 }
 
 impl<A: Agent> Clone for Dispatcher<A> {
@@ -99,29 +90,10 @@ impl<A: Agent> Clone for Dispatcher<A> {
     }
 }
 
-/// State shared by the dispatcher and its runs.
-pub(crate) struct Shared<A> {
-    /// The prototype every run clones.
-    pub agent: A,
-    pub info: AgentInfo,
-    pub identity: HostIdentity,
-    pub pool: WorkerPool,
-    pub started: Instant,
-    pub listen_addrs: SharedAddrs,
-    pub relays: SharedRelayStatus,
-    pub gatekeeper: Arc<Gatekeeper>,
-    pub store: SessionStore,
-    pub ledger: SqliteReplayLedger,
-    pub input_limits: InputLimits,
-    pub data_dir: PathBuf,
-    /// The turns running now, for busy checks, CANCEL, shutdown and reload.
-    pub running: RunningTurns,
-}
-
 impl<A: Agent> Dispatcher<A> {
     pub fn new(agent: A, config: DispatcherConfig) -> Self {
         Dispatcher {
-            shared: Arc::new(Shared {
+            shared: Arc::new(DoorState {
                 info: agent.info(),
                 agent,
                 identity: config.identity,
@@ -356,7 +328,7 @@ impl<A: Agent> AgentService for Dispatcher<A> {
 /// The caller of a SESSION, SESSIONS or CANCEL: the verified signer when the request carries a
 /// signed GET, else whoever the transport says.
 async fn signed_caller<A>(
-    shared: &Shared<A>,
+    shared: &DoorState<A>,
     signed: SignedFields,
     caller: Caller,
     path: SignedGetPath<'_>,

@@ -1,0 +1,50 @@
+//! What the door knows: the agent's identity, the prototype agent every run clones, its limits,
+//! trust, the session store and replay ledger, and the turns running now. One [`DoorState`] is
+//! shared (`Arc`) by the dispatcher and every request it is handling.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, RwLock},
+    time::Instant,
+};
+
+use agenthost_identity::Address;
+use libp2p::{Multiaddr, PeerId};
+
+use crate::{
+    agent::AgentInfo,
+    inputs::InputLimits,
+    reservations::SharedRelayStatus,
+    store::{SessionStore, SqliteReplayLedger},
+    trust::Gatekeeper,
+    worker::{RunningTurns, WorkerPool},
+};
+
+/// Addresses the node listens on, kept current by the node and read by INFO.
+pub type SharedAddrs = Arc<RwLock<Vec<Multiaddr>>>;
+
+/// The hosted agent's identity as INFO reports it.
+#[derive(Debug, Clone)]
+pub struct HostIdentity {
+    pub address: Address,
+    pub peer_id: PeerId,
+}
+
+/// What the door knows, shared by the dispatcher and every request it is handling.
+pub(crate) struct DoorState<A> {
+    /// The prototype every run clones.
+    pub agent: A,
+    pub info: AgentInfo,
+    pub identity: HostIdentity,
+    pub pool: WorkerPool,
+    pub started: Instant,
+    pub listen_addrs: SharedAddrs,
+    pub relays: SharedRelayStatus,
+    pub gatekeeper: Arc<Gatekeeper>,
+    pub store: SessionStore,
+    pub ledger: SqliteReplayLedger,
+    pub input_limits: InputLimits,
+    pub data_dir: PathBuf,
+    /// The turns running now, for busy checks, CANCEL, shutdown and reload.
+    pub running: RunningTurns,
+}
