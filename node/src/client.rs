@@ -12,10 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     events::Reply,
-    node::{Node, NodeConfig, NodeError, NodeHandle},
     stream::StreamControl,
     stream::{AgentStream, OpenStreamError, StreamPath},
     stream::{PeerSocket, SocketOpen},
+    transport::{Node, NodeConfig, NodeError, NodeHandle},
     wire::{read_frame, write_frame},
     wire::{ErrorCode, ErrorFrame, Frame, InputRequest, OutputFrame, Request},
     wire::{DEFAULT_MAX_FRAME_BYTES, OPEN_STREAM_TIMEOUT},

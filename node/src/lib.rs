@@ -24,18 +24,14 @@
 //! [`command_agent`] hosts any executable; [`demo`] is the built-in echo agent.
 
 mod agent;
-mod behaviour;
 pub mod client;
-mod dht;
-mod directory;
 mod door;
 mod events;
 pub mod inputs;
 pub mod llm;
-pub mod node;
-pub mod reservations;
 pub mod store;
 mod stream;
+mod transport;
 pub mod trust;
 mod wire;
 mod worker;
@@ -45,18 +41,18 @@ pub use agent::{
     FnAgent, Input, Output, DEFAULT_COMMAND_TIMEOUT,
 };
 pub use client::{AgentConnection, Client, ClientError};
-pub use dht::{FoundRelay, KAD_PROTOCOL};
-pub use directory::PeerRecordAddrs;
 pub use door::{
     AgentService, Caller, Dispatcher, DispatcherConfig, HostIdentity, Opening, SharedAddrs,
 };
 pub use events::{new_session_id, Context, Message, Reply, Session};
-pub use node::{Node, NodeConfig, NodeError, NodeHandle, Reachability, Verdict};
-pub use reservations::{RelayState, RelayStatus, SharedRelayStatus};
 pub use stream::{
     serve, AgentStream, InboundStream, InboundStreams, OpenStreamError, PeerSocket,
     PeerSocketReader, PeerSocketWriter, ServerConfig, SocketOpen, SocketService, StreamControl,
     StreamPath,
+};
+pub use transport::{
+    FoundRelay, Node, NodeConfig, NodeError, NodeHandle, PeerRecordAddrs, Reachability, RelayState,
+    RelayStatus, SharedRelayStatus, Verdict, KAD_PROTOCOL,
 };
 pub use worker::{RetireReport, WorkerLimits};
 

@@ -14,8 +14,8 @@ use libp2p::{Multiaddr, PeerId};
 use crate::{
     agent::AgentInfo,
     inputs::InputLimits,
-    reservations::SharedRelayStatus,
     store::{SessionStore, SqliteReplayLedger},
+    transport::SharedRelayStatus,
     trust::Gatekeeper,
     worker::{RunningTurns, WorkerPool},
 };

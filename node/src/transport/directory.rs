@@ -12,8 +12,8 @@ use agenthost_identity::Address;
 use libp2p::{rendezvous, Multiaddr, PeerId};
 use tokio::{sync::oneshot, time::Instant};
 
-use crate::{
-    node::NodeError,
+use super::{
+    config::NodeError,
     reservations::{backoff, Reservations},
 };
 

@@ -64,7 +64,7 @@ impl Behaviour {
             autonat: enable_autonat
                 .then(autonat::v2::client::Behaviour::default)
                 .into(),
-            kad: crate::dht::behaviour(peer_id),
+            kad: super::dht::behaviour(peer_id),
         }
     }
 }

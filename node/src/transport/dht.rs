@@ -14,7 +14,7 @@ use agenthost_identity::Address;
 use libp2p::{kad, Multiaddr, PeerId, StreamProtocol};
 use tokio::sync::oneshot;
 
-use crate::node::NodeError;
+use super::config::NodeError;
 
 /// The relays' DHT (the relay server speaks the same name).
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/agenthost/kad/1.0.0");
