@@ -14,6 +14,8 @@
 //!
 //! The `agenthost` binary (`src/main.rs`, `src/cli/`) is a thin CLI over this library.
 
+#![warn(missing_docs)]
+
 mod connect;
 mod host;
 mod logging;

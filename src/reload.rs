@@ -30,6 +30,9 @@ const IGNORED_DIRS: &[&str] = &[
     "__pycache__",
 ];
 
+/// Debounced batches of changed paths waiting for the reload task.
+const RELOAD_QUEUE: usize = 16;
+
 /// Watches `root` and retires `service`'s runs on changes; stops when the task is aborted.
 pub(crate) fn spawn_reloader(
     root: PathBuf,
@@ -41,10 +44,12 @@ pub(crate) fn spawn_reloader(
         .canonicalize()
         .with_context(|| format!("watching {} for --reload", root.display()))?;
     let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
+    // The debouncer calls back on its own thread, which waits here while the task is busy
+    // retiring runs: a burst of edits pushes back on the watcher instead of queueing without end.
+    let (tx, mut rx) = mpsc::channel::<Vec<PathBuf>>(RELOAD_QUEUE);
     let mut debouncer = new_debouncer(DEBOUNCE, move |events: DebounceEventResult| match events {
         Ok(events) => {
-            let _ = tx.send(events.into_iter().map(|e| e.path).collect());
+            let _ = tx.blocking_send(events.into_iter().map(|e| e.path).collect());
         }
         Err(e) => tracing::warn!(error = %e, "--reload: watching files failed"),
     })

@@ -17,6 +17,8 @@
 //!   `metrics.rs`: `/metrics` in Prometheus format; `cors.rs`: CORS where it applies;
 //!   `client_addr.rs`: the client's address through trusted reverse proxies.
 
+#![warn(missing_docs)]
+
 mod client_addr;
 mod cors;
 mod error;

@@ -28,6 +28,8 @@
 //!
 //! Everything that parses network input returns errors instead of panicking.
 
+#![warn(missing_docs)]
+
 pub mod address;
 pub mod agent_key;
 pub mod canonical;

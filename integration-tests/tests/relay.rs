@@ -50,7 +50,7 @@ async fn start_relay(key: &AgentKey, port: u16) -> (Multiaddr, tokio::task::Join
             break address;
         }
     };
-    // A relay refuses to relay until it has a confirmed external address (RELAY-NOTES.md).
+    // A relay refuses to relay until it has a confirmed external address (docs/decisions/0010-relay-limits.md).
     swarm.add_external_address(addr.clone());
     let task = tokio::spawn(async move {
         loop {

@@ -1,27 +1,26 @@
 //! agenthost-node: the libp2p peer that hosts an agent, and the client that calls one.
 //!
-//! The path of one request, top to bottom:
-//! - [`codec`] reads and writes frames: a varint length prefix and JSON (WIRE.md §5);
-//! - [`frame`] is what the frames say: the caller's [`Request`] and the reply [`Frame`]s;
-//! - [`server`] accepts `/agenthost/agent/1` streams and answers each through an
-//!   [`AgentService`] ([`service`]), the caller identified as a [`Caller`] ([`caller`]);
-//! - [`dispatcher`] is that service for a hosted agent, the agent's one door. For an INPUT
-//!   (`run`): the signed envelope if any (`signed_request`), [`trust`] (levels, lists, policy
-//!   judged by an [`llm`], rate limits), [`inputs`] (attachment limits and safe uploads),
-//!   [`admission`] against the worker limits, the session record in the [`store`] (SQLite with a
-//!   moka cache; also the replay ledger), then a fresh clone of the agent runs and its result is
-//!   stored before it is sent ([`reply`]). SESSION, SESSIONS and CANCEL read the store
-//!   (`session_requests`);
-//! - [`agent`] is the API an author implements ([`Agent`], [`agent_fn`]) and [`context`] what a
-//!   run sees ([`Context`]: caller, [`session`] history, streaming, cancellation).
+//! The folders, in the order a request travels through them:
+//! - `client.rs`: [`Client`] dials an agent by its address (given addresses, mDNS, the relays'
+//!   directories, then their DHT) and sends it requests ([`AgentConnection`]);
+//! - `transport/`: the one task owning the libp2p swarm (TCP+QUIC, Noise, Yamux, identify,
+//!   ping, mDNS, relay client, DCUtR, AutoNAT, Kademlia), its [`NodeHandle`], relay
+//!   reservations, directory registrations and reachability;
+//! - `stream/`: the request streams on `/agenthost/agent/1` ([`AgentStream`]), [`serve`] (one
+//!   task per inbound stream) and the WebSocket sockets gateways carry ([`PeerSocket`]);
+//! - `wire/`: what travels on a stream: the caller's [`Request`], the reply [`Frame`]s,
+//!   [`ErrorCode`]s, and the varint+JSON codec (WIRE.md §5);
+//! - `door/`: [`AgentService`] and its [`Dispatcher`], the agent's one door whatever the path:
+//!   the [`Caller`], signed requests, INPUT admission, SESSION/SESSIONS/CANCEL;
+//! - `worker/`: worker slots and the queue ([`WorkerLimits`]), running turns, a run executed;
+//! - `agent/`: what an author implements ([`Agent`], [`agent_fn`]), [`CommandAgent`] for any
+//!   executable, [`DemoAgent`];
+//! - `events/`: what a run sees ([`Context`], its [`Session`]) and the [`Reply`] it streams into.
 //!
-//! A stream may instead carry a client's WebSocket from a gateway ([`socket`]); the server
-//! hands it to the host's [`SocketService`], which runs the session beside the dispatcher.
-//!
-//! Around it: [`node`] owns the libp2p swarm (`behaviour`: TCP+QUIC, Noise, Yamux, identify,
-//! ping, mDNS, and [`agent_streams`] carrying the request streams) in one task behind a
-//! [`NodeHandle`]; [`client`] dials agents by address and sends them requests;
-//! [`command_agent`] hosts any executable; [`demo`] is the built-in echo agent.
+//! And the leaves they use: [`trust`] (levels, lists, policy judged by an [`llm`], rate limits),
+//! [`inputs`] (attachment limits, safe uploads), [`store`] (SQLite sessions and replay ledger).
+
+#![warn(missing_docs)]
 
 mod agent;
 pub mod client;

@@ -1,5 +1,5 @@
 //! The durable session store: results of agent runs and the replay ledger, in one SQLite
-//! database under `.agenthost/` (DESIGN.md "Storage"), with a moka cache in front.
+//! database under `.agenthost/` (docs/decisions/0007-sqlite-store.md), with a moka cache in front.
 //!
 //! Layout:
 //! - `store.rs` (this file): [`SessionStore`], the public face: open, begin/finish a turn,
@@ -208,6 +208,9 @@ impl SessionStore {
 
         let readers = Arc::new(ReadPool::open(&path, READERS)?);
         let cache = RecordCache::new(result_ttl);
+        // Unbounded by type, bounded by its senders: turns are bounded by the worker limits,
+        // replay checks by the streams and connections in flight, sweeps run one at a time.
+        #[allow(clippy::disallowed_methods)]
         let (jobs, rx) = std::sync::mpsc::channel();
         let counters = Arc::new(Counters::default());
         let (write_path, writer) =

@@ -1,4 +1,4 @@
-//! Trust: who may call a hosted agent (DESIGN.md "Trust", WIRE.md §2.3).
+//! Trust: who may call a hosted agent (docs/decisions/0006-trust-order.md, WIRE.md §2.3).
 //!
 //! The dispatcher establishes who is calling — the Noise-authenticated peer, or the verified
 //! signer of a signed envelope, or nobody — and how the request came, as [`CallerFacts`]. Before

@@ -6,10 +6,11 @@ use libp2p::{
 };
 
 /// Protocol version announced by identify (the libp2p default, for interoperability).
-pub const IDENTIFY_PROTOCOL: &str = "/ipfs/id/1.0.0";
+pub(crate) const IDENTIFY_PROTOCOL: &str = "/ipfs/id/1.0.0";
 
+/// Every protocol the relay serves, combined into one swarm behaviour.
 #[derive(NetworkBehaviour)]
-pub struct RelayBehaviour {
+pub(crate) struct RelayBehaviour {
     /// Refuses connections from `access.blocked` peers before anything else sees them.
     pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     /// Caps connections so a flood cannot grow memory without bound.
@@ -18,6 +19,7 @@ pub struct RelayBehaviour {
     pub relay: relay::Behaviour,
     /// Tells clients their observed address, which they need to hole punch.
     pub identify: identify::Behaviour,
+    /// Answers and sends pings, so either side can tell the connection is alive.
     pub ping: ping::Behaviour,
     /// AutoNAT v2 server: dials clients back so they learn whether they are reachable.
     pub autonat: autonat::v2::server::Behaviour,

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use libp2p::Multiaddr;
 
-use crate::config::{ConfigError, RelayConfig};
+use crate::{config::RelayConfig, error::ConfigError};
 
+/// Command-line flags of the relay; each overrides the same key of the config file.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RelayArgs {
     /// TOML config file; flags given here override its keys.

@@ -20,10 +20,10 @@ use libp2p::{
 };
 
 use crate::behaviour::RelayBehaviour;
-use crate::directory::DirectoryConfig;
+use crate::config::DirectoryConfig;
 
 /// The relays' DHT. Agents' nodes speak the same protocol name as Kademlia clients.
-pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/agenthost/kad/1.0.0");
+pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/agenthost/kad/1.0.0");
 
 /// How long another node keeps our provider record without hearing it again.
 const PROVIDER_TTL: Duration = Duration::from_secs(3 * 60 * 60);
@@ -35,12 +35,12 @@ const MAX_PEER_RETRY: Duration = Duration::from_secs(60);
 const MAX_KNOWN_SERVERS: usize = 10_000;
 
 /// The DHT key under which relays announce that they list the agent `address`.
-pub fn agent_key(address: &Address) -> kad::RecordKey {
+pub(crate) fn agent_key(address: &Address) -> kad::RecordKey {
     kad::RecordKey::new(&address.to_string())
 }
 
 /// The PeerId at the end of a full multiaddr (`…/p2p/<id>`).
-pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+pub(crate) fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
     match addr.iter().last() {
         Some(Protocol::P2p(id)) => Some(id),
         _ => None,
@@ -48,7 +48,7 @@ pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 }
 
 /// The relay's Kademlia behaviour, in server mode, its memory bounded by `[directory]`.
-pub fn behaviour(
+pub(crate) fn behaviour(
     local: PeerId,
     directory: &DirectoryConfig,
 ) -> kad::Behaviour<kad::store::MemoryStore> {
@@ -75,13 +75,14 @@ pub fn behaviour(
 }
 
 /// The configured peer relays, kept in the routing table and connected with capped backoff.
-pub struct PeerRelays {
+pub(crate) struct PeerRelays {
     peers: Vec<(PeerId, Multiaddr)>,
     retry: Duration,
 }
 
 impl PeerRelays {
-    pub fn new(peers: &[Multiaddr]) -> PeerRelays {
+    /// The configured peers; entries not ending in `/p2p/<relay PeerId>` are skipped.
+    pub(crate) fn new(peers: &[Multiaddr]) -> PeerRelays {
         let peers = peers
             .iter()
             .filter_map(|addr| {
@@ -97,14 +98,15 @@ impl PeerRelays {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    /// Whether no peer relay is configured.
+    pub(crate) fn is_empty(&self) -> bool {
         self.peers.is_empty()
     }
 
     /// Puts every configured peer that is not connected back in the routing table and dials
     /// it; bootstraps when any was missing. Returns how long to wait before checking again:
     /// 1 s doubling up to a minute while some peer is missing, reset once all are connected.
-    pub fn connect(&mut self, swarm: &mut Swarm<RelayBehaviour>) -> Duration {
+    pub(crate) fn connect(&mut self, swarm: &mut Swarm<RelayBehaviour>) -> Duration {
         let mut missing = false;
         for (peer, addr) in &self.peers {
             if swarm.is_connected(peer) {
@@ -132,7 +134,7 @@ impl PeerRelays {
 }
 
 /// Announces or withdraws this relay as the provider of the agents in its directory.
-pub fn on_directory(
+pub(crate) fn on_directory(
     kad: &mut kad::Behaviour<kad::store::MemoryStore>,
     event: &rendezvous::server::Event,
 ) {
@@ -172,19 +174,20 @@ fn own_address(peer: &PeerId, namespace: &rendezvous::Namespace) -> Option<Addre
 /// The other relays we know of: those configured as peers, and those whose identify says they
 /// serve our DHT. Only they may announce agents here, so an agent or caller (a Kademlia
 /// client) cannot fill this relay's provider store.
-pub struct Servers {
+pub(crate) struct Servers {
     known: HashSet<PeerId>,
 }
 
 impl Servers {
-    pub fn new(peers: &[Multiaddr]) -> Servers {
+    /// Starts with the configured peer relays as the only known servers.
+    pub(crate) fn new(peers: &[Multiaddr]) -> Servers {
         Servers {
             known: peers.iter().filter_map(peer_of).collect(),
         }
     }
 
     /// Another relay told us its addresses: it joins our routing table if it speaks our DHT.
-    pub fn on_identify(
+    pub(crate) fn on_identify(
         &mut self,
         kad: &mut kad::Behaviour<kad::store::MemoryStore>,
         event: &identify::Event,
@@ -202,7 +205,7 @@ impl Servers {
     }
 
     /// An inbound record (kad filters nothing itself with `StoreInserts::FilterBoth`).
-    pub fn on_inbound(
+    pub(crate) fn on_inbound(
         &self,
         kad: &mut kad::Behaviour<kad::store::MemoryStore>,
         event: &kad::Event,

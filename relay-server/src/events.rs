@@ -12,14 +12,16 @@ use libp2p::{relay, rendezvous, PeerId};
 use crate::behaviour::RelayBehaviourEvent;
 use crate::metrics::RelayMetrics;
 
-pub struct EventTracker {
+/// Turns swarm events into metrics and logs; counts active reservations and circuits per peer.
+pub(crate) struct EventTracker {
     metrics: RelayMetrics,
     reservations: HashMap<PeerId, i64>,
     circuits: HashMap<(PeerId, PeerId), i64>,
 }
 
 impl EventTracker {
-    pub fn new(metrics: RelayMetrics) -> EventTracker {
+    /// A tracker updating `metrics`, with nothing active yet.
+    pub(crate) fn new(metrics: RelayMetrics) -> EventTracker {
         EventTracker {
             metrics,
             reservations: HashMap::new(),
@@ -27,7 +29,8 @@ impl EventTracker {
         }
     }
 
-    pub fn handle(&mut self, event: SwarmEvent<RelayBehaviourEvent>) {
+    /// Updates the metrics and logs for one swarm event.
+    pub(crate) fn handle(&mut self, event: SwarmEvent<RelayBehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(RelayBehaviourEvent::Relay(e)) => self.relay(e),
             SwarmEvent::Behaviour(RelayBehaviourEvent::Directory(e)) => self.directory(e),

@@ -12,14 +12,19 @@ use prometheus_client::registry::Registry;
 
 use crate::metrics::{render, RelayMetrics};
 
+/// What the operator endpoints read.
 #[derive(Clone)]
-pub struct HttpState {
+pub(crate) struct HttpState {
+    /// Every metric, libp2p's and ours, rendered by `/metrics`.
     pub registry: Arc<Registry>,
+    /// The relay's own metrics; `/health` reports the active counts.
     pub metrics: RelayMetrics,
+    /// The relay's PeerId, reported by `/health`.
     pub peer_id: PeerId,
 }
 
-pub fn router(state: HttpState) -> Router {
+/// The operator endpoints: `/metrics` (OpenMetrics text) and `/health` (JSON).
+pub(crate) fn router(state: HttpState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(health))

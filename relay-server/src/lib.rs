@@ -6,40 +6,41 @@
 //! it. It identifies itself with an agenthost key file.
 //!
 //! Layout, one concept per file:
-//! - [`config`]: `RelayConfig`, the TOML file, defaults and validation (errors name the key);
-//!   its tables live in [`limits`] (relay limits → `relay::Config`), [`access`] (allow/deny
-//!   lists and trusted peers, enforced as libp2p rate limiters) and [`directory`].
-//! - [`dht`]: Kademlia between relays (which relay lists which agent);
-//! - [`behaviour`]: the protocols; [`swarm`]: transports (TCP, QUIC) and the swarm;
-//!   [`transport`]: which addresses those transports can listen on.
-//! - [`relay`]: `Relay::start` → `RunningRelay` (listen, announce, run, shut down).
-//! - [`events`]: swarm events → metrics and logs; [`metrics`]: the Prometheus registry;
-//!   [`http`]: `/metrics` and `/health`.
-//! - [`cli`]: the command-line flags and [`run`](mod@run): start, print, serve until a signal —
-//!   both shared by the `agenthost-relay` binary and the `agenthost relay` subcommand;
-//!   [`error`]: why a start failed.
+//! - `config/`: [`RelayConfig`], the TOML file, defaults and validation (errors name the key),
+//!   with its tables: `limits.rs` (relay limits → `relay::Config`), `access.rs` (allow/deny
+//!   lists and trusted peers, enforced as libp2p rate limiters) and `directory.rs`;
+//! - `dht.rs`: Kademlia between relays (which relay lists which agent);
+//! - `behaviour.rs`: the protocols; `swarm.rs`: transports (TCP, QUIC) and the swarm;
+//!   `transport.rs`: which addresses those transports can listen on;
+//! - `relay.rs`: [`Relay::start`] → [`RunningRelay`] (listen, announce, run, shut down);
+//! - `events.rs`: swarm events → metrics and logs; `metrics.rs`: the Prometheus registry;
+//!   `http.rs`: `/metrics` and `/health`;
+//! - `cli.rs`: the command-line flags ([`RelayArgs`]) and `run.rs`: [`run`], start, print,
+//!   serve until a signal — both shared by the `agenthost-relay` binary and the
+//!   `agenthost relay` subcommand;
+//! - `error.rs`: why a configuration was refused ([`ConfigError`]) or a start failed.
 
-pub mod access;
-pub mod behaviour;
-pub mod cli;
-pub mod config;
-pub mod dht;
-pub mod directory;
-pub mod error;
-pub mod events;
-pub mod http;
-pub mod limits;
-pub mod metrics;
-pub mod relay;
-pub mod run;
-pub mod swarm;
-pub mod transport;
+#![warn(missing_docs)]
 
-pub use access::{AccessConfig, AccessList};
+mod behaviour;
+mod cli;
+mod config;
+mod dht;
+mod error;
+mod events;
+mod http;
+mod metrics;
+mod relay;
+mod run;
+mod swarm;
+mod transport;
+
 pub use agenthost_identity::AgentKey;
-pub use config::{ConfigError, RelayConfig, DEFAULT_RELAY_KEY_FILE};
-pub use directory::DirectoryConfig;
-pub use error::StartError;
-pub use limits::{LimitsConfig, RateConfig};
+pub use cli::{MetricsAddr, RelayArgs};
+pub use config::{
+    AccessConfig, AccessList, DirectoryConfig, LimitsConfig, RateConfig, RelayConfig,
+    DEFAULT_RELAY_KEY_FILE,
+};
+pub use error::{ConfigError, StartError};
 pub use relay::{Relay, RunningRelay};
 pub use run::{run, EXIT_CONFIG};

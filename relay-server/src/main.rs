@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use agenthost_relay::cli::RelayArgs;
+use agenthost_relay::RelayArgs;
 use clap::Parser;
 
 /// Circuit relay v2 server and agent directory for agenthost.

@@ -7,26 +7,40 @@ use prometheus_client::registry::Registry;
 
 /// Counters and gauges updated by the event loop and the access list. Cloning shares them.
 #[derive(Clone, Default)]
-pub struct RelayMetrics {
+pub(crate) struct RelayMetrics {
+    /// New reservations accepted (renewals not included).
     pub reservations_accepted: Counter,
+    /// Renewals of existing reservations accepted.
     pub reservations_renewed: Counter,
+    /// Reservation requests denied, by the limits or the access list.
     pub reservations_denied: Counter,
+    /// Reservation requests refused by the access list (also in `reservations_denied`).
     pub reservations_denied_by_access_list: Counter,
+    /// Reservations held now.
     pub reservations_active: Gauge,
+    /// Circuit requests accepted.
     pub circuits_accepted: Counter,
+    /// Circuit requests denied: limits, access list or no reservation at the destination.
     pub circuits_denied: Counter,
+    /// Circuit requests refused by the access list (also in `circuits_denied`).
     pub circuits_denied_by_access_list: Counter,
+    /// Circuits closed, each counted once.
     pub circuits_closed: Counter,
+    /// Circuits open now.
     pub circuits_active: Gauge,
+    /// Connections established since start.
     pub connections_established: Counter,
+    /// Connections open now.
     pub connections_active: Gauge,
+    /// Directory registrations accepted.
     pub directory_registrations: Counter,
+    /// Directory discover requests served.
     pub directory_discoveries: Counter,
 }
 
 impl RelayMetrics {
     /// Registers every metric under the `agenthost_relay_` prefix.
-    pub fn register(&self, registry: &mut Registry) {
+    pub(crate) fn register(&self, registry: &mut Registry) {
         let sub = registry.sub_registry_with_prefix("agenthost_relay");
         let counters = [
             (
@@ -108,7 +122,7 @@ impl RelayMetrics {
 }
 
 /// Renders the registry in the OpenMetrics text format.
-pub fn render(registry: &Registry) -> Result<String, std::fmt::Error> {
+pub(crate) fn render(registry: &Registry) -> Result<String, std::fmt::Error> {
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, registry)?;
     Ok(text)

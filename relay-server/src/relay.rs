@@ -31,6 +31,7 @@ const WILDCARD_SETTLE: Duration = Duration::from_millis(300);
 /// How long open connections get to close cleanly at shutdown.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
+/// The relay server: [`Relay::start`] runs one and returns its [`RunningRelay`].
 pub struct Relay;
 
 /// A started relay. Dropping it stops the relay too, without waiting.
@@ -119,6 +120,7 @@ impl Relay {
 }
 
 impl RunningRelay {
+    /// The relay's PeerId, from its key file.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
     }

@@ -11,13 +11,15 @@ use libp2p::{
 };
 use prometheus_client::registry::Registry;
 
-use crate::access::{limiter_chain, AccessGate, AccessList};
 use crate::behaviour::{RelayBehaviour, IDENTIFY_PROTOCOL};
 use crate::config::RelayConfig;
+use crate::config::{limiter_chain, AccessGate, AccessList};
 use crate::error::StartError;
 use crate::metrics::RelayMetrics;
 
-pub fn build(
+/// Builds the relay's swarm (TCP, QUIC, DNS) with `config`'s limits and the `access` list,
+/// registering libp2p's bandwidth metrics in `registry`.
+pub(crate) fn build(
     keypair: Keypair,
     config: &RelayConfig,
     access: AccessList,

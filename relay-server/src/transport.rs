@@ -4,7 +4,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::Multiaddr;
 
 /// `/ip4|ip6/HOST/tcp/PORT` or `/ip4|ip6/HOST/udp/PORT/quic-v1`, nothing after.
-pub fn is_listenable(addr: &Multiaddr) -> bool {
+pub(crate) fn is_listenable(addr: &Multiaddr) -> bool {
     let parts: Vec<Protocol<'_>> = addr.iter().collect();
     matches!(
         parts.as_slice(),
@@ -18,7 +18,7 @@ pub fn is_listenable(addr: &Multiaddr) -> bool {
 }
 
 /// `addr` with `/p2p/<peer>` appended unless it already ends in a `/p2p/…`.
-pub fn with_peer_id(addr: &Multiaddr, peer: libp2p::PeerId) -> Multiaddr {
+pub(crate) fn with_peer_id(addr: &Multiaddr, peer: libp2p::PeerId) -> Multiaddr {
     match addr.iter().last() {
         Some(Protocol::P2p(_)) => addr.clone(),
         _ => addr.clone().with(Protocol::P2p(peer)),

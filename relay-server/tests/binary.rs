@@ -35,6 +35,8 @@ fn prints_relay_addresses_and_stops_on_sigterm() {
         .expect("spawn relay");
 
     let stdout = child.stdout.take().expect("stdout");
+    // A child's output lines, a handful per test: no bound needed.
+    #[allow(clippy::disallowed_methods)]
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -1,6 +1,6 @@
 //! Config file parsing: defaults, overrides, and errors that name the key.
 
-use agenthost_relay::cli::RelayArgs;
+use agenthost_relay::RelayArgs;
 use agenthost_relay::RelayConfig;
 
 fn err_key(text: &str) -> (String, String) {
@@ -178,7 +178,7 @@ fn metrics_can_be_turned_off() {
     let config = RelayConfig::from_toml("metrics_addr = \"off\"\n").expect("valid");
     assert_eq!(config.metrics_addr, None);
     let args = RelayArgs {
-        metrics_addr: Some(agenthost_relay::cli::MetricsAddr(None)),
+        metrics_addr: Some(agenthost_relay::MetricsAddr(None)),
         ..RelayArgs::default()
     };
     assert_eq!(args.to_config().expect("config").metrics_addr, None);

@@ -44,16 +44,16 @@ enum Command {
     /// Serve HTTP and WebSocket in front of any agent on the network (/agents/<address>/...).
     Gateway(gateway::GatewayArgs),
     /// Run a circuit relay v2 server and agent directory (same as `agenthost-relay`).
-    Relay(agenthost_relay::cli::RelayArgs),
+    Relay(agenthost_relay::RelayArgs),
     /// Measure throughput and latency.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }
 
 /// Exit code for usage and connection errors.
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     // libp2p's own info lines (peer id, mDNS interfaces) repeat what the banner says.
     match cli.command {
@@ -94,7 +94,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Prints `error: …` with its causes and returns the usage exit code.
-pub fn fail(error: impl Into<anyhow::Error>) -> ExitCode {
+pub(crate) fn fail(error: impl Into<anyhow::Error>) -> ExitCode {
     eprintln!("error: {:#}", error.into());
     ExitCode::from(EXIT_USAGE)
 }

@@ -2,7 +2,7 @@
 //! the relay, wait for identify (the relay must know how it sees us), listen on
 //! `<relay>/p2p-circuit`, and after any loss — relay restart, refused renewal, network change —
 //! start over with capped exponential backoff and jitter (1 s doubling to 30 s; loud after
-//! 5 failures in a row). libp2p retries nothing by itself (RELAY-NOTES.md).
+//! 5 failures in a row). libp2p retries nothing by itself (docs/decisions/0011-relay-reservations.md).
 
 use std::{
     fmt,

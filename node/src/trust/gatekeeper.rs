@@ -1,4 +1,4 @@
-//! [`Gatekeeper`]: admits or refuses one request, in the order of DESIGN.md "Trust".
+//! [`Gatekeeper`]: admits or refuses one request, in the order of docs/decisions/0006-trust-order.md.
 
 use std::fmt;
 use std::sync::Arc;

@@ -10,10 +10,10 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::{identify, identity, noise, ping, relay, tcp, yamux, Multiaddr, Swarm, SwarmBuilder};
 
 /// Long enough for a loaded CI machine, short enough to fail a hung test quickly.
-pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Relay config on loopback with free ports, a fresh key and HTTP on a free port.
-pub fn loopback_config(dir: &tempfile::TempDir) -> RelayConfig {
+pub(crate) fn loopback_config(dir: &tempfile::TempDir) -> RelayConfig {
     RelayConfig {
         listen: vec![
             "/ip4/127.0.0.1/tcp/0".parse().expect("tcp multiaddr"),
@@ -27,12 +27,12 @@ pub fn loopback_config(dir: &tempfile::TempDir) -> RelayConfig {
     }
 }
 
-pub async fn start_relay(config: RelayConfig) -> RunningRelay {
+pub(crate) async fn start_relay(config: RelayConfig) -> RunningRelay {
     Relay::start(config).await.expect("relay starts")
 }
 
 /// The relay's TCP address, ending in `/p2p/<relay>`.
-pub fn tcp_addr(relay: &RunningRelay) -> Multiaddr {
+pub(crate) fn tcp_addr(relay: &RunningRelay) -> Multiaddr {
     relay
         .listen_addrs()
         .iter()
@@ -42,7 +42,7 @@ pub fn tcp_addr(relay: &RunningRelay) -> Multiaddr {
 }
 
 /// The relay's QUIC address, ending in `/p2p/<relay>`.
-pub fn quic_addr(relay: &RunningRelay) -> Multiaddr {
+pub(crate) fn quic_addr(relay: &RunningRelay) -> Multiaddr {
     relay
         .listen_addrs()
         .iter()
@@ -52,14 +52,14 @@ pub fn quic_addr(relay: &RunningRelay) -> Multiaddr {
 }
 
 #[derive(NetworkBehaviour)]
-pub struct Client {
+pub(crate) struct Client {
     pub relay: relay::client::Behaviour,
     pub stream: libp2p_stream::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
 }
 
-pub fn client(key: identity::Keypair) -> Swarm<Client> {
+pub(crate) fn client(key: identity::Keypair) -> Swarm<Client> {
     SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -88,7 +88,7 @@ pub fn client(key: identity::Keypair) -> Swarm<Client> {
 }
 
 /// GET `path` over plain HTTP/1.0; returns (status line, body).
-pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+pub(crate) async fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
@@ -113,12 +113,12 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String
 
 /// A peer that only uses the relay's directory (rendezvous client).
 #[derive(NetworkBehaviour)]
-pub struct DirectoryClient {
+pub(crate) struct DirectoryClient {
     pub rendezvous: libp2p::rendezvous::client::Behaviour,
     pub ping: ping::Behaviour,
 }
 
-pub fn directory_client(key: identity::Keypair) -> Swarm<DirectoryClient> {
+pub(crate) fn directory_client(key: identity::Keypair) -> Swarm<DirectoryClient> {
     SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -139,7 +139,7 @@ pub fn directory_client(key: identity::Keypair) -> Swarm<DirectoryClient> {
 /// `/metrics` once it shows every one of `lines`. The relay counts an event in its own event
 /// loop, which may run a moment after the peer that caused it has seen the outcome, so a
 /// single read would race; this polls for up to [`STEP_TIMEOUT`].
-pub async fn metrics_showing(addr: std::net::SocketAddr, lines: &[&str]) -> String {
+pub(crate) async fn metrics_showing(addr: std::net::SocketAddr, lines: &[&str]) -> String {
     let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
     loop {
         let (_, metrics) = http_get(addr, "/metrics").await;

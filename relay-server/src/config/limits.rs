@@ -2,20 +2,22 @@
 //!
 //! libp2p's defaults (2 minutes and 128 KiB per circuit, 128 reservations, 16 circuits) are made
 //! for a public bootstrap relay that only helps hole punching; agents stream long replies through
-//! the relay when punching fails, so our defaults are sized for that (see RELAY-NOTES.md).
+//! the relay when punching fails, so our defaults are sized for that (docs/decisions/0010-relay-limits.md).
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// Token bucket: `burst` requests at once, then one more every `interval_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateConfig {
+    /// Requests allowed at once (the bucket size); at least 1.
     pub burst: u32,
+    /// Seconds to earn back one request; at least 1.
     pub interval_secs: u64,
 }
 
@@ -100,7 +102,9 @@ impl Default for LimitsConfig {
 pub struct BuiltLimits {
     /// `relay::Config` with empty rate limiter lists.
     pub config: libp2p::relay::Config,
+    /// Reservation rate limiters (per peer, per IP), as configured.
     pub reservation_limiters: Vec<Box<dyn libp2p::relay::RateLimiter>>,
+    /// Circuit rate limiters (per source peer, per source IP), as configured.
     pub circuit_limiters: Vec<Box<dyn libp2p::relay::RateLimiter>>,
 }
 

@@ -4,11 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// Longest registration TTL libp2p's rendezvous server accepts by default (72 h).
 const MAX_TTL_SECS: u64 = libp2p::rendezvous::MAX_TTL;
 
+/// The `[directory]` table: bounds on the rendezvous directory and the DHT provider store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DirectoryConfig {
@@ -35,6 +36,7 @@ impl Default for DirectoryConfig {
 }
 
 impl DirectoryConfig {
+    /// Checks every value, naming the offending key as `directory.<field>`.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_registrations == 0 {
             return Err(ConfigError::invalid(
@@ -68,6 +70,7 @@ impl DirectoryConfig {
         Ok(())
     }
 
+    /// libp2p's rendezvous server config with these limits.
     pub fn to_libp2p(&self) -> libp2p::rendezvous::server::Config {
         libp2p::rendezvous::server::Config::default()
             .with_max_registration_total(self.max_registrations)

@@ -28,9 +28,16 @@ use std::path::{Path, PathBuf};
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 
-use crate::access::AccessConfig;
-use crate::directory::DirectoryConfig;
-use crate::limits::LimitsConfig;
+mod access;
+mod directory;
+mod limits;
+
+pub(crate) use access::{limiter_chain, AccessGate};
+pub use access::{AccessConfig, AccessList};
+pub use directory::DirectoryConfig;
+pub use limits::{LimitsConfig, RateConfig};
+
+use crate::error::ConfigError;
 
 /// Where the relay keeps its identity unless told otherwise.
 pub const DEFAULT_RELAY_KEY_FILE: &str = ".agenthost/keys/relay.key";
@@ -57,8 +64,11 @@ pub struct RelayConfig {
     pub peers: Vec<Multiaddr>,
     /// Seconds an idle connection stays open (libp2p's 10 s makes agents churn).
     pub idle_connection_timeout_secs: u64,
+    /// The `[limits]` table: reservation, circuit and connection limits.
     pub limits: LimitsConfig,
+    /// The `[access]` table: blocked, allowed, denied and trusted peers.
     pub access: AccessConfig,
+    /// The `[directory]` table: bounds on the agent directory and the DHT store.
     pub directory: DirectoryConfig,
 }
 
@@ -84,39 +94,6 @@ impl Default for RelayConfig {
 /// Parses a constant written in this file; a typo here is a bug caught by the tests.
 fn multiaddr_const(text: &str) -> Multiaddr {
     text.parse().unwrap_or_else(|_| Multiaddr::empty())
-}
-
-/// A config that could not be read or is not valid.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// TOML syntax, unknown key or wrong type; `key` is the path to it.
-    #[error("config key `{key}`: {message}")]
-    Parse { key: String, message: String },
-    /// A well-formed value that is out of range.
-    #[error("config key `{key}`: {reason}")]
-    Invalid { key: String, reason: String },
-}
-
-impl ConfigError {
-    pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            key: key.into(),
-            reason: reason.into(),
-        }
-    }
-
-    /// The key the error is about, if any.
-    pub fn key(&self) -> Option<&str> {
-        match self {
-            ConfigError::Read { .. } => None,
-            ConfigError::Parse { key, .. } | ConfigError::Invalid { key, .. } => Some(key),
-        }
-    }
 }
 
 impl RelayConfig {
@@ -191,13 +168,13 @@ impl RelayConfig {
 }
 
 /// `HOST:PORT` or `off` (TOML has no null, so "no HTTP server" needs a spelling).
-pub mod metrics_addr {
+pub(crate) mod metrics_addr {
     use std::net::SocketAddr;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Parses `HOST:PORT`, or `off` / `none` / empty for no HTTP server.
-    pub fn parse(text: &str) -> Result<Option<SocketAddr>, String> {
+    pub(crate) fn parse(text: &str) -> Result<Option<SocketAddr>, String> {
         match text.trim() {
             "" | "off" | "none" => Ok(None),
             t => t
@@ -207,14 +184,21 @@ pub mod metrics_addr {
         }
     }
 
-    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+    /// Writes the address as `HOST:PORT`, or `off` for `None`.
+    pub(crate) fn serialize<S: Serializer>(
+        addr: &Option<SocketAddr>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match addr {
             Some(a) => s.serialize_str(&a.to_string()),
             None => s.serialize_str("off"),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    /// Reads a string accepted by [`parse`].
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
         parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
@@ -224,11 +208,11 @@ mod multiaddr_list {
     use libp2p::Multiaddr;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(list: &[Multiaddr], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(list: &[Multiaddr], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(list.iter().map(|a| a.to_string()))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Multiaddr>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Multiaddr>, D::Error> {
         let texts = Vec::<String>::deserialize(d)?;
         texts
             .iter()

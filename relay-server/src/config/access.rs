@@ -17,7 +17,7 @@ use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// The `[access]` table. Entries are PeerIds (`12D3KooW…`) or agent addresses (`0x…`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,9 +40,13 @@ pub struct AccessConfig {
 /// Parsed form of [`AccessConfig`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessList {
+    /// Peers refused at connection time (`blocked`).
     pub blocked: HashSet<PeerId>,
+    /// Who may hold a reservation (`reservation_allow`, `reservation_deny`).
     pub reservation: PeerRule,
+    /// Who may open circuits as the source (`circuit_allow`, `circuit_deny`).
     pub circuit: PeerRule,
+    /// Peers exempt from the reservation and circuit rate limits.
     pub trusted: HashSet<PeerId>,
 }
 
@@ -51,10 +55,12 @@ pub struct AccessList {
 pub struct PeerRule {
     /// `None` = everyone not denied.
     pub allow: Option<HashSet<PeerId>>,
+    /// Always refused, even when also allowed.
     pub deny: HashSet<PeerId>,
 }
 
 impl PeerRule {
+    /// Whether `peer` is not denied and, when there is an allow list, is on it.
     pub fn permits(&self, peer: &PeerId) -> bool {
         !self.deny.contains(peer) && self.allow.as_ref().is_none_or(|a| a.contains(peer))
     }
@@ -108,7 +114,7 @@ fn parse_peer(text: &str) -> Option<PeerId> {
 }
 
 /// First limiter in the relay's list: refuses peers the rule does not permit.
-pub struct AccessGate {
+pub(crate) struct AccessGate {
     rule: PeerRule,
     denied: Counter,
     kind: &'static str,
@@ -116,7 +122,7 @@ pub struct AccessGate {
 
 impl AccessGate {
     /// `denied` counts refusals; `kind` ("reservation"/"circuit") is for the log.
-    pub fn new(rule: PeerRule, denied: Counter, kind: &'static str) -> AccessGate {
+    pub(crate) fn new(rule: PeerRule, denied: Counter, kind: &'static str) -> AccessGate {
         AccessGate { rule, denied, kind }
     }
 }
@@ -133,7 +139,7 @@ impl RateLimiter for AccessGate {
 }
 
 /// Wraps a real rate limiter so that trusted peers skip it (and do not drain its bucket).
-pub struct TrustedExempt {
+pub(super) struct TrustedExempt {
     trusted: Arc<HashSet<PeerId>>,
     inner: Box<dyn RateLimiter>,
 }
@@ -145,7 +151,7 @@ impl RateLimiter for TrustedExempt {
 }
 
 /// The full limiter list for one kind of request: the gate, then the exempt-wrapped limiters.
-pub fn limiter_chain(
+pub(crate) fn limiter_chain(
     gate: AccessGate,
     trusted: &Arc<HashSet<PeerId>>,
     limiters: Vec<Box<dyn RateLimiter>>,
