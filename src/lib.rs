@@ -3,9 +3,10 @@
 //! `agenthost::host(agent)` makes an agent a libp2p peer whose address is its ed25519 key; any
 //! peer that knows the address can call it with [`connect`]. This facade ties the crates
 //! together:
-//! - [`host`] and the [`Host`] builder (`host.rs`): key, listen addresses, worker limits, then
-//!   run until Ctrl-C;
-//! - [`Settings`] (`settings.rs`): every setting from `agenthost.toml`, `AGENTHOST_*`
+//! - [`host`] and the [`Host`] builder (`host/`): its setters write the code layer of the
+//!   settings, `start.rs` builds and starts the node, door and gateway, `running.rs` is the
+//!   started host and its shutdown, `banner.rs` what it prints;
+//! - [`Settings`] (`settings/`): every setting from code, `agenthost.toml`, `AGENTHOST_*`
 //!   variables and flags, with where each value came from; [`init_logging`] (`logging.rs`);
 //! - `reload.rs`: `--reload`'s file watcher, which retires runs of changed files;
 //! - [`connect`] (`connect.rs`): call an agent by its address;

@@ -10,7 +10,7 @@ use agenthost::{agent_fn, AgentKey, Client, Host, Input};
 use clap::{Subcommand, ValueEnum};
 
 #[derive(Subcommand)]
-pub enum BenchCommand {
+pub(super) enum BenchCommand {
     /// Requests over one libp2p connection to an in-process echo agent.
     P2p {
         /// Measured requests (after warm-up).
@@ -49,12 +49,12 @@ pub enum BenchCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-pub enum Transport {
+pub(super) enum Transport {
     Tcp,
     Quic,
 }
 
-pub async fn run(command: BenchCommand) -> ExitCode {
+pub(super) async fn run(command: BenchCommand) -> ExitCode {
     let result = match command {
         BenchCommand::P2p {
             requests,

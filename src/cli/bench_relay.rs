@@ -31,7 +31,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 #[derive(Args)]
-pub struct RelayBenchArgs {
+pub(super) struct RelayBenchArgs {
     /// Reservations to hold on one relay at once, each by its own peer (0: skip this part).
     #[arg(long, default_value_t = 10_000)]
     reservations: usize,
@@ -55,7 +55,7 @@ const CALL_DIRECT_WAIT: Duration = Duration::from_secs(2);
 /// One STREAM chunk of the throughput agent.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-pub async fn bench_relay(args: RelayBenchArgs) -> anyhow::Result<serde_json::Value> {
+pub(super) async fn bench_relay(args: RelayBenchArgs) -> anyhow::Result<serde_json::Value> {
     let dir = tempfile::tempdir()?;
     let mut result = serde_json::json!({"bench": "relay"});
     if args.reservations > 0 {

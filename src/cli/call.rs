@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::target::Target;
 
 #[derive(Args)]
-pub struct CallArgs {
+pub(super) struct CallArgs {
     #[command(flatten)]
     target: Target,
     prompt: String,
@@ -31,7 +31,7 @@ pub struct CallArgs {
     detach: bool,
 }
 
-pub async fn run(args: CallArgs) -> ExitCode {
+pub(super) async fn run(args: CallArgs) -> ExitCode {
     match args.timeout {
         None => call(args).await,
         Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), call(args)).await {

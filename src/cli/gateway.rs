@@ -13,7 +13,7 @@ use agenthost::{
 use clap::Args;
 
 #[derive(Args)]
-pub struct GatewayArgs {
+pub(super) struct GatewayArgs {
     /// HTTP port; 0 picks a free one.
     #[arg(long, default_value_t = agenthost::DEFAULT_HTTP_PORT)]
     port: u16,
@@ -46,7 +46,7 @@ fn parse_address(s: &str) -> Result<Address, String> {
     Address::parse(s).map_err(|e| e.to_string())
 }
 
-pub async fn run(args: GatewayArgs) -> ExitCode {
+pub(super) async fn run(args: GatewayArgs) -> ExitCode {
     match serve(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => super::fail(e),

@@ -6,7 +6,7 @@ use std::{process::ExitCode, time::Duration};
 use clap::Args;
 
 #[derive(Args)]
-pub struct HealthArgs {
+pub(super) struct HealthArgs {
     /// The URL to check.
     #[arg(long, default_value = "http://127.0.0.1:8000/health")]
     url: String,
@@ -15,7 +15,7 @@ pub struct HealthArgs {
     timeout: f64,
 }
 
-pub async fn run(args: HealthArgs) -> ExitCode {
+pub(super) async fn run(args: HealthArgs) -> ExitCode {
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs_f64(args.timeout.clamp(0.1, 3600.0)))
         .build()

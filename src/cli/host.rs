@@ -6,11 +6,11 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use agenthost::{settings::CONFIG_FILE, CommandAgent, DemoAgent, Host, Settings};
+use agenthost::{settings::CONFIG_FILE, Agent, CommandAgent, DemoAgent, Host, Settings};
 use clap::Args;
 
 #[derive(Args)]
-pub struct HostArgs {
+pub(super) struct HostArgs {
     /// Settings file (default: ./agenthost.toml if present; also $AGENTHOST_CONFIG).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -163,16 +163,21 @@ impl HostArgs {
     }
 }
 
-pub async fn run(args: HostArgs) -> ExitCode {
+/// Runs `host` with the settings read from flags, environment and file.
+async fn serve<A: Agent>(host: Host<A>, settings: &Settings) -> anyhow::Result<()> {
+    host.settings(settings)?.run().await
+}
+
+pub(super) async fn run(args: HostArgs) -> ExitCode {
     let settings = match args.settings() {
         Ok(settings) => settings,
         Err(e) => return super::fail(e),
     };
     let result = if args.demo {
-        Host::new(DemoAgent).settings(&settings).run().await
+        serve(Host::new(DemoAgent), &settings).await
     } else if let Some((program, rest)) = args.command.split_first() {
         let agent = CommandAgent::new(program, rest.to_vec()).timeout(settings.command_timeout);
-        Host::new(agent).settings(&settings).run().await
+        serve(Host::new(agent), &settings).await
     } else {
         return super::fail(anyhow::anyhow!(
             "nothing to host: pass --demo, or a command after `--` (agenthost host -- python3 agent.py)"
@@ -185,7 +190,7 @@ pub async fn run(args: HostArgs) -> ExitCode {
 }
 
 /// `agenthost config [host flags]`: the effective settings, `key = value  (source)`.
-pub fn config(args: HostArgs) -> ExitCode {
+pub(super) fn config(args: HostArgs) -> ExitCode {
     let settings = match args.settings() {
         Ok(settings) => settings,
         Err(e) => return super::fail(e),

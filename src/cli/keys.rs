@@ -6,7 +6,7 @@ use agenthost::{identity, AgentKey, DEFAULT_KEY_FILE};
 use clap::Subcommand;
 
 #[derive(Subcommand)]
-pub enum KeysCommand {
+pub(super) enum KeysCommand {
     /// Generate a new key file (refuses to overwrite an existing one).
     New {
         #[arg(long, default_value = DEFAULT_KEY_FILE)]
@@ -19,7 +19,7 @@ pub enum KeysCommand {
     },
 }
 
-pub fn run(command: KeysCommand) -> ExitCode {
+pub(super) fn run(command: KeysCommand) -> ExitCode {
     let key = match command {
         KeysCommand::New { key_file } => identity::create_key(&key_file),
         KeysCommand::Show { key_file } => identity::load_key(&key_file),

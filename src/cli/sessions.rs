@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::target::Target;
 
 #[derive(Args)]
-pub struct SessionArgs {
+pub(super) struct SessionArgs {
     #[command(flatten)]
     target: Target,
     /// The session id (from an OUTPUT, or printed by `call --detach`).
@@ -17,12 +17,12 @@ pub struct SessionArgs {
 }
 
 #[derive(Args)]
-pub struct SessionsArgs {
+pub(super) struct SessionsArgs {
     #[command(flatten)]
     target: Target,
 }
 
-pub async fn session(args: SessionArgs) -> ExitCode {
+pub(super) async fn session(args: SessionArgs) -> ExitCode {
     let id = args.session_id;
     run(&args.target, |c| {
         Box::pin(async move { c.session(&id).await })
@@ -30,14 +30,14 @@ pub async fn session(args: SessionArgs) -> ExitCode {
     .await
 }
 
-pub async fn sessions(args: SessionsArgs) -> ExitCode {
+pub(super) async fn sessions(args: SessionsArgs) -> ExitCode {
     run(&args.target, |c| {
         Box::pin(async move { c.sessions().await })
     })
     .await
 }
 
-pub async fn cancel(args: SessionArgs) -> ExitCode {
+pub(super) async fn cancel(args: SessionArgs) -> ExitCode {
     let id = args.session_id;
     run(&args.target, |c| {
         Box::pin(async move { c.cancel(&id).await })

@@ -10,7 +10,7 @@ use agenthost::{identity, AgentConnection, AgentKey, Client, Multiaddr};
 use clap::Args;
 
 #[derive(Args)]
-pub struct Target {
+pub(super) struct Target {
     /// The agent's address (`0x…`) or PeerId.
     pub address: String,
     /// A multiaddr where the agent listens (repeatable); without one, the agent is looked up
@@ -33,7 +33,7 @@ pub struct Target {
 
 impl Target {
     /// Connects to the agent; the connection keeps the client node alive.
-    pub async fn connect(&self) -> anyhow::Result<AgentConnection> {
+    pub(super) async fn connect(&self) -> anyhow::Result<AgentConnection> {
         let key = match &self.key_file {
             Some(path) => identity::load_key(path)?,
             None => AgentKey::generate(),

@@ -1,0 +1,218 @@
+//! The setters of [`Host`]. Each writes its [`Settings`] key and marks it set in code, the
+//! layer under `agenthost.toml`, `AGENTHOST_*` and flags.
+
+use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use agenthost_identity::{Address, AgentKey};
+use agenthost_node::{
+    trust::{PolicyJudge, Trust},
+    Agent, Multiaddr,
+};
+
+use super::Host;
+use crate::settings::{LogFormat, Settings};
+
+impl<A: Agent> Host<A> {
+    /// Lays `agenthost.toml` (the working directory's, or `$AGENTHOST_CONFIG`) and the
+    /// `AGENTHOST_*` environment variables over the settings made in code so far: the author's
+    /// values are the defaults an operator can override without rebuilding.
+    pub fn load_settings(mut self) -> anyhow::Result<Self> {
+        self.settings.read_file(None)?;
+        self.settings.read_env(|var| std::env::var(var).ok())?;
+        Ok(self)
+    }
+
+    /// Lays every setting of `settings` that was set somewhere (file, environment or flag)
+    /// over this host's; those left at their defaults keep what the code set.
+    pub fn settings(mut self, settings: &Settings) -> anyhow::Result<Self> {
+        settings.lay_over(&mut self.settings)?;
+        Ok(self)
+    }
+
+    /// Sets one key in code: `change` writes the value, the key is marked [`Source::Code`].
+    ///
+    /// [`Source::Code`]: crate::settings::Source::Code
+    fn set(mut self, key: &'static str, change: impl FnOnce(&mut Settings)) -> Self {
+        change(&mut self.settings);
+        self.settings.set_in_code(key);
+        self
+    }
+
+    /// The agent's name in /info, the banner and the page, instead of the agent's own.
+    pub fn name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.set("name", |s| s.name = Some(name))
+    }
+
+    /// After SIGTERM/SIGINT (or a reload), how long runs in flight may finish before they are
+    /// cancelled and recorded `interrupted` (default 30 s).
+    pub fn grace_period(self, grace: Duration) -> Self {
+        self.set("grace_period", |s| s.grace_period = grace)
+    }
+
+    /// Watches the working directory and, when files change, lets the runs in flight finish
+    /// within the grace period (then interrupts them); new runs start from the changed files.
+    /// Meant for `agenthost host --reload -- CMD`; Rust agents rebuild with cargo-watch.
+    pub fn reload(self, enabled: bool) -> Self {
+        self.set("reload", |s| s.reload = enabled)
+    }
+
+    /// Log lines as text (default) or JSON; [`Host::run`] installs the logger unless the
+    /// program already has one.
+    pub fn log_format(self, format: LogFormat) -> Self {
+        self.set("log_format", |s| s.log_format = format)
+    }
+
+    /// A `RUST_LOG`-style filter for [`Host::run`]'s logger (default `$RUST_LOG`, else `info`).
+    pub fn log_filter(self, filter: impl Into<String>) -> Self {
+        let filter = filter.into();
+        self.set("log", |s| s.log = Some(filter))
+    }
+
+    /// How often WebSocket clients get `{"type":"PING"}` (default 30 s).
+    pub fn ws_ping_interval(self, every: Duration) -> Self {
+        self.set("ws_ping_interval", |s| {
+            s.ws_ping_interval = every.max(Duration::from_millis(10))
+        })
+    }
+
+    /// The HTTP port of the embedded gateway (default 8000; 0 picks a free one).
+    pub fn http_port(self, port: u16) -> Self {
+        self.set("port", |s| s.port = port)
+    }
+
+    /// The interface the HTTP gateway binds (default 0.0.0.0, every interface; `127.0.0.1`
+    /// keeps it to this machine).
+    pub fn http_bind(self, ip: IpAddr) -> Self {
+        self.set("http_bind", |s| s.http_bind = ip)
+    }
+
+    /// Serves HTTP, WebSocket and /docs (default on); off leaves the agent P2P only.
+    pub fn http(self, enabled: bool) -> Self {
+        self.set("http", |s| s.http = enabled)
+    }
+
+    /// Reverse proxies (nginx, Caddy) whose `X-Forwarded-For` names the HTTP client. Without
+    /// them a proxy on this machine makes every client look local to `careful` trust.
+    pub fn trusted_proxies(self, proxies: Vec<IpAddr>) -> Self {
+        self.set("trusted_proxies", |s| s.trusted_proxies = proxies)
+    }
+
+    /// The key file holding the agent's identity (created if missing); default
+    /// `<data_dir>/keys/agent.key`.
+    pub fn key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.key = None;
+        let path = path.into();
+        self.set("key_file", |s| s.key_file = Some(path))
+    }
+
+    /// Uses this key instead of a key file.
+    pub fn key(mut self, key: AgentKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The folder for the key, the session database, access lists and uploads
+    /// (default `.agenthost`).
+    pub fn data_dir(self, dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        self.set("data_dir", |s| s.data_dir = dir)
+    }
+
+    /// Adds a listen address; the first call replaces the default (TCP and QUIC, any port).
+    pub fn listen(self, addr: Multiaddr) -> Self {
+        self.set("listen", |s| s.listen.push(addr))
+    }
+
+    /// Holds a reservation on this relay (a full multiaddr ending in `/p2p/<relay>`), so the
+    /// agent is reachable through it from anywhere; repeat for more relays. Kept up with
+    /// capped exponential backoff after any loss.
+    pub fn relay(self, addr: Multiaddr) -> Self {
+        self.set("relays", |s| s.relays.push(addr))
+    }
+
+    /// Runs executing at once (default 16).
+    pub fn workers(self, workers: usize) -> Self {
+        self.set("workers", |s| s.workers = workers.max(1))
+    }
+
+    /// Admitted runs waiting for a worker; beyond it callers get `overloaded` (default 128).
+    pub fn queue(self, queue: usize) -> Self {
+        self.set("queue", |s| s.queue = queue)
+    }
+
+    /// LAN announcement and discovery by mDNS (default on).
+    pub fn mdns(self, enabled: bool) -> Self {
+        self.set("mdns", |s| s.mdns = enabled)
+    }
+
+    /// Largest request frame accepted (default 16 MiB).
+    pub fn max_frame_bytes(mut self, bytes: usize) -> Self {
+        self.server.max_frame_bytes = bytes;
+        self
+    }
+
+    /// Who may call: `Trust::Open`, `Careful` (default), `Strict`, a `Policy` text, or `Custom`.
+    pub fn trust(self, trust: Trust) -> Self {
+        self.set("trust", |s| {
+            s.trust_spec = trust.name().to_owned();
+            s.trust = trust;
+        })
+    }
+
+    /// Always admits this caller (unless blacklisted). Adds to `<data_dir>/whitelist.txt`'s list.
+    pub fn whitelist(self, address: Address) -> Self {
+        self.set("whitelist", |s| s.whitelist.push(address))
+    }
+
+    /// Always refuses this caller. Adds to `<data_dir>/blacklist.txt`'s list.
+    pub fn blacklist(self, address: Address) -> Self {
+        self.set("blacklist", |s| s.blacklist.push(address))
+    }
+
+    /// Reads the whitelist from this file instead of `<data_dir>/whitelist.txt`.
+    pub fn whitelist_file(self, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        self.set("whitelist_file", |s| s.whitelist_file = Some(path))
+    }
+
+    /// Reads the blacklist from this file instead of `<data_dir>/blacklist.txt`.
+    pub fn blacklist_file(self, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        self.set("blacklist_file", |s| s.blacklist_file = Some(path))
+    }
+
+    /// How long results stay fetchable by session id (default 24 h).
+    pub fn result_ttl(self, ttl: Duration) -> Self {
+        self.set("result_ttl", |s| s.result_ttl = ttl)
+    }
+
+    /// Largest attached file, in MB (default 10).
+    pub fn max_file_size_mb(self, mb: f64) -> Self {
+        self.set("max_file_size", |s| s.max_file_size = mb)
+    }
+
+    /// Most files (and most images) in one request (default 10).
+    pub fn max_files_per_request(self, count: usize) -> Self {
+        self.set("max_files_per_request", |s| s.max_files_per_request = count)
+    }
+
+    /// Per-caller rate limit for admitted callers (admins exempt); default none.
+    pub fn rate_limit(mut self, per_minute: u32, burst: u32) -> Self {
+        self.rate_limit_burst = Some(burst);
+        self.set("rate_limit", |s| s.rate_limit = Some(per_minute))
+    }
+
+    /// The judge of a `Trust::Policy`; default: the OpenAI-compatible LLM named by
+    /// `AGENTHOST_LLM_URL`, `AGENTHOST_LLM_MODEL` and `AGENTHOST_LLM_API_KEY`.
+    pub fn policy_judge(mut self, judge: Arc<dyn PolicyJudge>) -> Self {
+        self.judge = Some(judge);
+        self
+    }
+
+    /// How long a policy decision about one caller is reused (default 10 min).
+    pub fn policy_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.policy_cache_ttl = ttl;
+        self
+    }
+}

@@ -1,0 +1,94 @@
+//! The names of the settings and of the places their values come from.
+
+use std::{fmt, path::PathBuf, str::FromStr};
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Nobody set it.
+    Default,
+    /// Set in Rust, on [`Host`](crate::Host): the layer under the file.
+    Code,
+    /// From the configuration file at this path.
+    File(PathBuf),
+    /// From this environment variable.
+    Env(&'static str),
+    /// From an `agenthost host` flag.
+    Flag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::Code => f.write_str("code"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Env(var) => write!(f, "env {var}"),
+            Source::Flag => f.write_str("flag"),
+        }
+    }
+}
+
+/// Log lines for people (`text`) or for machines (`json`, one object per line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("expected text or json, got {s:?}")),
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
+    }
+}
+
+/// Every key, in the order `agenthost config` prints them, with its environment variable.
+/// The flag is the key in kebab case (`--result-ttl`), except the lists' singular flags
+/// (`--relay`, `--listen`, `--whitelist`, `--blacklist`, `--trusted-proxy`: repeat them) and the switches
+/// `--no-http`, `--no-mdns`, `--reload`.
+pub const KEYS: &[(&str, &str)] = &[
+    ("name", "AGENTHOST_NAME"),
+    ("trust", "AGENTHOST_TRUST"),
+    ("whitelist", "AGENTHOST_WHITELIST"),
+    ("blacklist", "AGENTHOST_BLACKLIST"),
+    ("whitelist_file", "AGENTHOST_WHITELIST_FILE"),
+    ("blacklist_file", "AGENTHOST_BLACKLIST_FILE"),
+    ("port", "AGENTHOST_PORT"),
+    ("http_bind", "AGENTHOST_HTTP_BIND"),
+    ("http", "AGENTHOST_HTTP"),
+    ("trusted_proxies", "AGENTHOST_TRUSTED_PROXIES"),
+    ("workers", "AGENTHOST_WORKERS"),
+    ("queue", "AGENTHOST_QUEUE"),
+    ("result_ttl", "AGENTHOST_RESULT_TTL"),
+    ("relays", "AGENTHOST_RELAYS"),
+    ("reload", "AGENTHOST_RELOAD"),
+    ("listen", "AGENTHOST_LISTEN"),
+    ("mdns", "AGENTHOST_MDNS"),
+    ("data_dir", "AGENTHOST_DATA_DIR"),
+    ("key_file", "AGENTHOST_KEY_FILE"),
+    ("max_file_size", "AGENTHOST_MAX_FILE_SIZE"),
+    ("max_files_per_request", "AGENTHOST_MAX_FILES_PER_REQUEST"),
+    ("rate_limit", "AGENTHOST_RATE_LIMIT"),
+    ("command_timeout", "AGENTHOST_COMMAND_TIMEOUT"),
+    ("grace_period", "AGENTHOST_GRACE_PERIOD"),
+    ("ws_ping_interval", "AGENTHOST_WS_PING_INTERVAL"),
+    ("log_format", "AGENTHOST_LOG_FORMAT"),
+    ("log", "AGENTHOST_LOG"),
+];
