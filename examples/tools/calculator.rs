@@ -2,7 +2,7 @@
 //! recursive descent (one function per precedence level).
 
 /// Evaluates `expression`, or says why it cannot.
-pub fn evaluate(expression: &str) -> Result<f64, String> {
+pub(crate) fn evaluate(expression: &str) -> Result<f64, String> {
     let tokens: Vec<char> = expression.chars().filter(|c| !c.is_whitespace()).collect();
     let mut parser = Parser { tokens, pos: 0 };
     let value = parser.sum()?;
@@ -14,7 +14,7 @@ pub fn evaluate(expression: &str) -> Result<f64, String> {
 
 /// The part of `text` the calculator can read: the first run of digits, operators, parentheses
 /// and spaces that holds a digit (`what is 12*(3+4)?` gives `12*(3+4)`).
-pub fn find_expression(text: &str) -> Option<&str> {
+pub(crate) fn find_expression(text: &str) -> Option<&str> {
     let is_math = |c: char| c.is_ascii_digit() || "+-*/(). ".contains(c);
     let mut rest = text;
     while let Some(start) = rest.find(is_math) {
@@ -30,7 +30,7 @@ pub fn find_expression(text: &str) -> Option<&str> {
 }
 
 /// `84.0` as `84`, `0.5` as `0.5`: how a person writes the answer.
-pub fn format_number(value: f64) -> String {
+pub(crate) fn format_number(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         format!("{}", value as i64)
     } else {

@@ -19,7 +19,7 @@ use crate::{error::ApiError, state::GatewayState};
 
 /// The client's address (port 0 when it came from `X-Forwarded-For`).
 #[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
+pub(crate) struct ClientAddr(pub SocketAddr);
 
 impl FromRequestParts<GatewayState> for ClientAddr {
     type Rejection = ApiError;
@@ -41,7 +41,7 @@ impl FromRequestParts<GatewayState> for ClientAddr {
 
 /// `peer` unless it is a trusted proxy; then the forwarded client (see the module doc). A
 /// malformed hop yields an unspecified address: never local, never a guess.
-pub fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> SocketAddr {
+pub(crate) fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> SocketAddr {
     if !trusted.contains(&peer.ip()) {
         return peer;
     }

@@ -38,7 +38,7 @@ static CORS: LazyLock<CorsLayer> = LazyLock::new(|| {
 
 /// The gateway's CORS: tower-http's for CORS requests, a constant header for the rest.
 #[derive(Clone, Default)]
-pub struct GatewayCors;
+pub(crate) struct GatewayCors;
 
 impl<S> Layer<S> for GatewayCors {
     type Service = GatewayCorsService<S>;
@@ -49,7 +49,7 @@ impl<S> Layer<S> for GatewayCors {
 }
 
 #[derive(Clone)]
-pub struct GatewayCorsService<S> {
+pub(crate) struct GatewayCorsService<S> {
     inner: S,
 }
 

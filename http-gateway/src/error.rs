@@ -15,15 +15,19 @@ use utoipa::ToSchema;
 /// An error answer of the HTTP API.
 #[derive(Debug, Clone)]
 pub struct ApiError {
+    /// HTTP status of the answer.
     pub status: StatusCode,
+    /// What went wrong, for people: the body's `error` field.
     pub message: String,
+    /// What went wrong, for programs: the body's `code` field, left out when `None`.
     pub code: Option<String>,
+    /// Seconds to send in a `Retry-After` header, when a retry may succeed.
     pub retry_after: Option<u64>,
 }
 
 /// The JSON body of every error (for the OpenAPI document).
 #[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// What went wrong, for people.
     pub error: String,
     /// What went wrong, for programs: `bad_request`, `unauthorized`, `forbidden`,
@@ -34,6 +38,7 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
+    /// An error with this status, `code` and message, and no `Retry-After`.
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         ApiError {
             status,
@@ -43,22 +48,27 @@ impl ApiError {
         }
     }
 
+    /// 400 `bad_request`: the request is malformed or incomplete.
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// 401 `unauthorized`: a required signature or signed field is missing or refused.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// 403 `forbidden`: this gateway does not serve the agent, or refuses the signer.
     pub fn forbidden(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
+    /// 404 `not_found`: no such route or agent.
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 500 `internal`: a failure on the gateway's side, not the client's.
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
@@ -134,12 +144,12 @@ impl IntoResponse for ApiError {
 }
 
 /// JSON 404 for paths no route knows.
-pub async fn no_route() -> ApiError {
+pub(crate) async fn no_route() -> ApiError {
     ApiError::not_found("no such route")
 }
 
 /// JSON 405 for known paths asked with another method.
-pub async fn wrong_method() -> ApiError {
+pub(crate) async fn wrong_method() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

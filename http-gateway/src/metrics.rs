@@ -218,12 +218,12 @@ impl Metrics {
 /// inside it (`Router::layer`) would box every route again, and axum clones a route's box
 /// for each request.
 #[derive(Clone)]
-pub struct TrackLayer {
+pub(crate) struct TrackLayer {
     state: GatewayState,
 }
 
 impl TrackLayer {
-    pub fn new(state: GatewayState) -> Self {
+    pub(crate) fn new(state: GatewayState) -> Self {
         TrackLayer { state }
     }
 }
@@ -240,7 +240,7 @@ impl<S> Layer<S> for TrackLayer {
 }
 
 #[derive(Clone)]
-pub struct Track<S> {
+pub(crate) struct Track<S> {
     inner: S,
     state: GatewayState,
 }
@@ -308,7 +308,7 @@ where
     get, path = "/metrics",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
 )]
-pub async fn get_metrics(State(state): State<GatewayState>) -> Response {
+pub(crate) async fn get_metrics(State(state): State<GatewayState>) -> Response {
     (
         [(
             header::CONTENT_TYPE,

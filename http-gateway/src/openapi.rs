@@ -38,11 +38,11 @@ use crate::{
         CancelBody
     ))
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 /// Declares the `{address}` path parameter on every operation under `/agents/{address}` (the
 /// nested routes do not know they are nested).
-pub fn declare_address_param(doc: &mut OpenApiDoc) {
+pub(crate) fn declare_address_param(doc: &mut OpenApiDoc) {
     for (path, item) in doc.paths.paths.iter_mut() {
         if !path.starts_with("/agents/{address}") {
             continue;

@@ -28,6 +28,7 @@ struct Inner {
 }
 
 impl RemoteAgent {
+    /// The agent at `address`, reached through each of `relays`; connects on first use.
     pub fn new(address: Address, client: Arc<Client>, relays: Vec<Multiaddr>) -> Self {
         RemoteAgent {
             inner: Arc::new(Inner {
@@ -39,6 +40,7 @@ impl RemoteAgent {
         }
     }
 
+    /// The address of the agent this handle reaches.
     pub fn address(&self) -> Address {
         self.inner.address
     }

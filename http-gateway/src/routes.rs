@@ -34,7 +34,7 @@ const DOCS_PAGE: &str = include_str!("../assets/docs.html");
 
 /// The caller as HTTP knows it: anonymous until a signature says otherwise; loopback clients
 /// are the operator's own machine.
-pub fn http_caller(remote: SocketAddr) -> Caller {
+pub(crate) fn http_caller(remote: SocketAddr) -> Caller {
     Caller::anonymous(
         Transport::Http {
             loopback: remote.ip().is_loopback(),
@@ -45,7 +45,7 @@ pub fn http_caller(remote: SocketAddr) -> Caller {
 
 /// What a route needs of the request itself: who sent it from where, and what a signed GET
 /// was signed over (the URI as the client sent it, before any nesting stripped a prefix).
-pub struct RequestMeta {
+pub(crate) struct RequestMeta {
     pub remote: SocketAddr,
     pub uri: axum::http::Uri,
     pub method: Method,
@@ -151,7 +151,7 @@ fn path_param(params: &RawPathParams, name: &str) -> Option<String> {
         (status = 504, description = "agent timed out", body = ErrorBody),
     )
 )]
-pub async fn post_input(
+pub(crate) async fn post_input(
     State(state): State<GatewayState>,
     agent: TargetAgent,
     ClientAddr(remote): ClientAddr,
@@ -200,7 +200,7 @@ pub async fn post_input(
         (status = 504, description = "agent timed out", body = ErrorBody),
     )
 )]
-pub async fn get_sessions(
+pub(crate) async fn get_sessions(
     State(state): State<GatewayState>,
     agent: TargetAgent,
     meta: RequestMeta,
@@ -244,7 +244,7 @@ pub async fn get_sessions(
         (status = 504, description = "agent timed out", body = ErrorBody),
     )
 )]
-pub async fn get_session(
+pub(crate) async fn get_session(
     State(state): State<GatewayState>,
     agent: TargetAgent,
     params: RawPathParams,
@@ -287,7 +287,7 @@ async fn session_request(
         (status = 504, description = "agent timed out", body = ErrorBody),
     )
 )]
-pub async fn cancel_session(
+pub(crate) async fn cancel_session(
     State(state): State<GatewayState>,
     agent: TargetAgent,
     params: RawPathParams,
@@ -315,7 +315,7 @@ pub async fn cancel_session(
         (status = 504, description = "agent timed out", body = ErrorBody),
     )
 )]
-pub fn get_health(
+pub(crate) fn get_health(
     State(state): State<GatewayState>,
     agent: TargetAgent,
     ClientAddr(remote): ClientAddr,
@@ -342,7 +342,7 @@ pub fn get_health(
         (status = 504, description = "agent timed out", body = ErrorBody),
     )
 )]
-pub async fn get_info(
+pub(crate) async fn get_info(
     State(state): State<GatewayState>,
     agent: TargetAgent,
     ClientAddr(remote): ClientAddr,
@@ -379,7 +379,7 @@ fn endpoint(headers: &HeaderMap, base_path: &str) -> String {
     get, path = "/",
     responses((status = 200, description = "where each route is", body = RouteIndexBody))
 )]
-pub async fn get_index(State(state): State<GatewayState>) -> Json<RouteIndexBody> {
+pub(crate) async fn get_index(State(state): State<GatewayState>) -> Json<RouteIndexBody> {
     let index = match &*state.agents {
         Agents::Local(_) => RouteIndexBody {
             docs: "/docs",
@@ -412,7 +412,7 @@ pub async fn get_index(State(state): State<GatewayState>) -> Json<RouteIndexBody
     get, path = "/docs",
     responses((status = 200, description = "the page", content_type = "text/html"))
 )]
-pub async fn get_docs() -> Response {
+pub(crate) async fn get_docs() -> Response {
     ([(header::CACHE_CONTROL, "no-cache")], Html(DOCS_PAGE)).into_response()
 }
 
@@ -426,7 +426,7 @@ pub async fn get_docs() -> Response {
         (status = 404, description = "not an agent this gateway serves", body = ErrorBody),
     )
 )]
-pub async fn discover_agent(
+pub(crate) async fn discover_agent(
     State(state): State<GatewayState>,
     params: RawPathParams,
     ClientAddr(remote): ClientAddr,

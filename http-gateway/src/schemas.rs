@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)] // documentation of the body; the handler reads it as JSON
-pub enum InputBody {
+pub(crate) enum InputBody {
     Plain(PlainInput),
     Signed(SignedInput),
 }
@@ -19,7 +19,7 @@ pub enum InputBody {
 /// items (10 by default; `GET /info` tells the agent's own limits).
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
-pub struct PlainInput {
+pub(crate) struct PlainInput {
     pub prompt: String,
     /// The `session` object of a previous answer, to continue that conversation.
     pub session: Option<SessionObject>,
@@ -35,7 +35,7 @@ pub struct PlainInput {
 /// kept.
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
-pub struct SessionObject {
+pub(crate) struct SessionObject {
     pub session_id: String,
     pub messages: Option<Vec<MessageBody>>,
     #[schema(value_type = Option<Vec<Object>>)]
@@ -47,7 +47,7 @@ pub struct SessionObject {
 /// One message of a conversation.
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
-pub struct MessageBody {
+pub(crate) struct MessageBody {
     /// `user` or `assistant`.
     pub role: String,
     pub content: String,
@@ -59,13 +59,13 @@ pub struct MessageBody {
     pattern = r"^data:image/[a-z0-9.+-]+;base64,(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
 )]
 #[allow(dead_code)]
-pub struct ImageDataUrl(String);
+pub(crate) struct ImageDataUrl(String);
 
 /// `{"payload", "from", "signature"}`: the payload is signed and holds `prompt`, `timestamp`,
 /// `to` and optionally `session`, `images`, `files`.
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
-pub struct SignedInput {
+pub(crate) struct SignedInput {
     #[schema(value_type = Object)]
     pub payload: Value,
     /// The signer's `0x` address.
@@ -77,7 +77,7 @@ pub struct SignedInput {
 /// A file attached to an input.
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
-pub struct FileBody {
+pub(crate) struct FileBody {
     /// The file's name: not empty, no control characters, not only dots; a path is cut to
     /// its last component and unsafe characters are replaced when it is saved.
     #[schema(
@@ -93,7 +93,7 @@ pub struct FileBody {
 
 /// The answer of `POST /input`.
 #[derive(Serialize, ToSchema)]
-pub struct InputResponse {
+pub(crate) struct InputResponse {
     pub session_id: String,
     /// Always `done` for a 200.
     pub status: &'static str,
@@ -107,7 +107,7 @@ pub struct InputResponse {
 /// One stored turn (`GET /sessions/{id}`).
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
-pub struct SessionRecordBody {
+pub(crate) struct SessionRecordBody {
     pub session_id: String,
     /// `running`, `done`, `failed`, `cancelled` or `interrupted`.
     pub status: String,
@@ -123,14 +123,14 @@ pub struct SessionRecordBody {
 /// `GET /sessions`: the caller's own records, newest first.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
-pub struct SessionsBody {
+pub(crate) struct SessionsBody {
     pub sessions: Vec<SessionRecordBody>,
 }
 
 /// `GET /health`.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
-pub struct HealthBody {
+pub(crate) struct HealthBody {
     /// `healthy`.
     pub status: String,
     /// The agent's name.
@@ -142,7 +142,7 @@ pub struct HealthBody {
 /// `GET /info`: the agent's description and how it is reachable.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
-pub struct InfoBody {
+pub(crate) struct InfoBody {
     pub name: String,
     pub address: String,
     pub tools: Vec<Value>,
@@ -171,7 +171,7 @@ pub struct InfoBody {
 
 /// `GET /`: where each route is (`{address}` stands for an agent's address).
 #[derive(Serialize, ToSchema)]
-pub struct RouteIndexBody {
+pub(crate) struct RouteIndexBody {
     pub docs: &'static str,
     pub info: &'static str,
     pub health: &'static str,
@@ -187,7 +187,7 @@ pub struct RouteIndexBody {
 
 /// `GET /api/agents/{address}`: where a ConnectOnion client finds the agent.
 #[derive(Serialize, ToSchema)]
-pub struct DiscoveryBody {
+pub(crate) struct DiscoveryBody {
     pub address: String,
     pub online: bool,
     pub endpoints: Vec<String>,
@@ -196,7 +196,7 @@ pub struct DiscoveryBody {
 /// `POST /sessions/{id}/cancel`.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
-pub struct CancelBody {
+pub(crate) struct CancelBody {
     pub session_id: String,
     pub status: String,
 }

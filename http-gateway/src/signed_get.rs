@@ -16,7 +16,7 @@ const REQUEST_ID: &str = "x-co-request-id";
 
 /// The signed GET carried by `headers`, if any. `uri` must be the URI as the client sent it
 /// (the gateway's own prefix included: that is the path the client signed).
-pub fn signed_fields(
+pub(crate) fn signed_fields(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -65,7 +65,7 @@ pub fn signed_fields(
 }
 
 /// The signer named by the headers, before any check (for the gateway's deny list).
-pub fn claimed_signer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn claimed_signer(headers: &HeaderMap) -> Option<&str> {
     headers.get(FROM).and_then(|v| v.to_str().ok())
 }
 

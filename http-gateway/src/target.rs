@@ -41,6 +41,7 @@ pub struct AccessLists {
 }
 
 impl AccessLists {
+    /// Refuses (403) an agent on the deny list, or missing from a non-empty allow list.
     pub fn check_agent(&self, agent: &Address) -> Result<(), ApiError> {
         if self.deny.contains(agent) || (!self.allow.is_empty() && !self.allow.contains(agent)) {
             return Err(ApiError::forbidden(format!(
@@ -62,6 +63,8 @@ impl AccessLists {
 }
 
 impl RemoteAgents {
+    /// Reaches agents with `client` through `relays`, keeping up to 10 000 connections
+    /// (each dropped after 10 minutes unused).
     pub fn new(client: Client, relays: Vec<Multiaddr>, lists: AccessLists) -> Self {
         RemoteAgents {
             client: Arc::new(client),
@@ -74,10 +77,12 @@ impl RemoteAgents {
         }
     }
 
+    /// The allow and deny lists this gateway applies.
     pub fn lists(&self) -> &AccessLists {
         &self.lists
     }
 
+    /// The libp2p client that dials remote agents.
     pub fn client(&self) -> &Client {
         &self.client
     }

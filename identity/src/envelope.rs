@@ -25,6 +25,7 @@ use crate::{canonical_json, AgentKey};
 /// field is wrong.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct SignedEnvelope {
+    /// The signed request: a JSON object with `timestamp` (and `to`), as received.
     pub payload: Value,
     /// The signer's address, `0x` form.
     pub from: String,

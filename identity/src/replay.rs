@@ -34,9 +34,11 @@ pub trait ReplayLedger: Send + Sync {
 /// a request we cannot prove is fresh would reopen the replay hole.
 #[derive(Debug, Error)]
 pub enum LedgerError {
+    /// Reading or writing the ledger's storage failed.
     #[error("replay ledger I/O error: {0}")]
     Io(#[from] std::io::Error),
 
+    /// The ledger cannot be reached or used; the message says why.
     #[error("replay ledger unavailable: {0}")]
     Unavailable(String),
 }

@@ -1,6 +1,9 @@
 //! The test vectors of WIRE.md 1.1 (identity) and 2.4 (signed payloads),
 //! checked through the public API exactly as other crates use it.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use agenthost_identity::{
     canonical_json, canonical_json_utf8, verify_envelope, Address, AddressError, AgentKey,
     EnvelopeChecks, MemoryReplayLedger, SignedEnvelope,

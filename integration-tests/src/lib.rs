@@ -338,6 +338,8 @@ fn spawn_reading_lines(command: &mut Command) -> (Child, mpsc::Receiver<String>)
         .spawn()
         .expect("spawning agenthost");
     let stdout = child.stdout.take().expect("piped stdout");
+    // A child's output lines, a handful per test: no bound needed.
+    #[allow(clippy::disallowed_methods)]
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -495,6 +495,8 @@ impl Drop for LabProcess {
 }
 
 fn lines(source: impl Read + Send + 'static, echo: Option<String>) -> mpsc::Receiver<String> {
+    // A child's output lines, a handful per test: no bound needed.
+    #[allow(clippy::disallowed_methods)]
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(source).lines().map_while(Result::ok) {

@@ -2,6 +2,9 @@
 //! edited while the host runs, a natural-language policy judged by a local OpenAI-compatible
 //! server, and attachments that must be refused.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     net::SocketAddr,
     sync::{

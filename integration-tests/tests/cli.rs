@@ -1,5 +1,8 @@
 //! The CLI end to end: real `agenthost` processes talking over loopback.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use agenthost_integration_tests::{agenthost, HostProcess};
 use serde_json::Value;
 

@@ -5,6 +5,9 @@
 //! with its own `sealed.py`; a socket lost mid-turn; a strict agent; our `/info`, `/` and
 //! `OPTIONS` against its own `host()`; and its TypeScript client (npm, v1 CONNECT).
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::{path::Path, time::Duration};
 
 use agenthost_integration_tests::{

@@ -7,6 +7,9 @@
 //! A missing tool prints `SKIPPED <reason>` and passes, unless
 //! `AGENTHOST_REQUIRE_DEPLOY_TOOLS=1` (set by `.ci/run`, which installs them): then it fails.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
@@ -630,6 +633,8 @@ fn start_nginx(nginx: &Path, prefix: &Path, site: &str) -> Nginx {
         .expect("spawning nginx");
     // The sockets are bound before the workers start: wait for nginx to say so.
     let stderr = child.stderr.take().unwrap();
+    // A child's output lines, a handful per test: no bound needed.
+    #[allow(clippy::disallowed_methods)]
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {

@@ -3,6 +3,9 @@
 //! `AGENTHOST_*` variables (free ports on loopback, a temporary data folder, no mDNS; see
 //! `HostProcess::example`); their banner says where they listen.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::{path::Path, process::Command, time::Duration};
 
 use agenthost::{AgentKey, Frame, Multiaddr};

@@ -1,6 +1,9 @@
 //! The standalone gateway: a relay, an agent reserved on it (no HTTP of its own), and
 //! `agenthost gateway` knowing only the relay. HTTP and WebSocket reach the agent through it.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use agenthost::AgentKey;

@@ -1,6 +1,9 @@
 //! The HTTP API of WIRE.md §3 against a real `agenthost host` process: every route, every
 //! error status, signed requests built from the WIRE.md vectors' key with a current timestamp.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use agenthost::AgentKey;

@@ -4,6 +4,9 @@
 //! the sessions stay, a stop that leaves the relays' directories, and settings taken from each
 //! of their four places.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::{sync::Arc, time::Duration};
 
 use agenthost_integration_tests::{agenthost, get_json, HostProcess};

@@ -1,6 +1,9 @@
 //! The node under stress and abuse, through the library over real loopback sockets: isolation
 //! of runs, backpressure, malformed input, cancellation, connection reuse.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},

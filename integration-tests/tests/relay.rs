@@ -2,6 +2,9 @@
 //! a caller that knows only the relay and the agent's address reaches it through the circuit,
 //! and after the relay restarts the agent reserves again by itself.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use agenthost::{

@@ -1,6 +1,9 @@
 //! Durable results and sessions through real `agenthost` processes: multi-turn with
 //! `call --session`, detached runs, cancel, TTL expiry, and a SIGKILL in the middle of runs.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::{path::Path, time::Duration};
 
 use agenthost_integration_tests::{agenthost, HostProcess};

@@ -1,6 +1,9 @@
 //! WebSocket `/ws` (WIRE.md §4) against a real `agenthost host` process with a real client
 //! library: both forms, PING/PONG, reconnect-and-replay, and a slow reader.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use agenthost::{identity::SignedEnvelope, AgentKey};

@@ -38,16 +38,23 @@ pub const DEFAULT_DIRECT_WAIT: Duration = Duration::from_secs(2);
 /// Why a call did not produce a reply.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The agent address is neither a `0x…` address nor a PeerId.
     #[error("invalid agent address: {0}")]
     Address(#[from] AddressError),
+    /// The client's node failed: it could not start, dial or reach the agent, or has stopped.
     #[error(transparent)]
     Node(#[from] NodeError),
+    /// No request stream could be opened on the connection (refused, timed out, or kept closing).
     #[error("could not open a stream to the agent: {0}")]
     OpenStream(String),
+    /// Writing the request (or a socket's opening frame) onto the stream failed.
     #[error("sending the request failed: {0}")]
     Send(std::io::Error),
+    /// The agent replied with an ERROR frame.
     #[error("the agent answered with an error: {0}")]
     Agent(ErrorFrame),
+    /// The reply was not the frame expected, a `/p2p/` id named another peer, or the request did
+    /// not serialize.
     #[error("unexpected reply from the agent: {0}")]
     Protocol(String),
 }
@@ -69,6 +76,7 @@ impl Client {
         Client::start(NodeConfig::new(key)).await
     }
 
+    /// A client on a node started from `config` (its own identity, listen addresses and relays).
     pub async fn start(config: NodeConfig) -> Result<Client, ClientError> {
         Ok(Client {
             node: Node::start(config).await?,
@@ -91,6 +99,7 @@ impl Client {
         self.direct_wait = wait;
     }
 
+    /// The handle of the client's libp2p node.
     pub fn node(&self) -> &NodeHandle {
         self.node.handle()
     }
@@ -292,10 +301,12 @@ pub struct AgentConnection {
 }
 
 impl AgentConnection {
+    /// The address of the agent this connection reaches.
     pub fn address(&self) -> Address {
         self.address
     }
 
+    /// The libp2p PeerId of the agent, derived from its address.
     pub fn peer_id(&self) -> PeerId {
         self.peer
     }

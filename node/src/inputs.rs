@@ -51,7 +51,9 @@ pub use crate::wire::FileInput;
 ///   to `max_files_per_request` images. `0` forbids attachments of that kind altogether.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputLimits {
+    /// Largest decoded size of one file or one image, in bytes (default 10 MiB).
     pub max_file_size_bytes: usize,
+    /// Most files, and separately most images, one request may carry (default 10; `0` forbids).
     pub max_files_per_request: usize,
 }
 
@@ -114,36 +116,64 @@ pub enum InputError {
     /// `"images"`.
     #[error("too many {field}: {count} given, at most {max} allowed per request")]
     TooManyFiles {
+        /// Which list is too long: `"files"` or `"images"`.
         field: &'static str,
+        /// How many items the list holds.
         count: usize,
+        /// The `max_files_per_request` limit.
         max: usize,
     },
     /// An item whose decoded size would exceed `max_file_size_bytes`. `name` labels the item
     /// (`images[0]`, `files[2] "report.pdf"`, or `data URL` from [`parse_data_url`]).
     #[error("{name} is too large: {size} bytes ({}) exceeds the limit of {max} bytes ({})", mb(*.size), mb(*.max))]
     FileTooLarge {
+        /// The item's label: `images[0]`, `files[2] "report.pdf"` or `data URL`.
         name: String,
+        /// The item's decoded size, in bytes, computed from its encoded length.
         size: usize,
+        /// The `max_file_size_bytes` limit, in bytes.
         max: usize,
     },
     /// Not a usable data URL. `what` labels the item as for `FileTooLarge`.
     #[error("{what} is not a valid data URL: {reason}")]
-    MalformedDataUrl { what: String, reason: String },
+    MalformedDataUrl {
+        /// The item's label (`images[0]`, `files[2] "report.pdf"` or `data URL`).
+        what: String,
+        /// What is wrong with the URL (no `data:` prefix, bad media type, bad base64, ...).
+        reason: String,
+    },
     /// A file name that cannot be made safe. `name` is the client's name, truncated to 80
     /// characters; it is shown with control characters escaped.
     #[error("bad file name {name:?}: {reason}")]
-    BadFileName { name: String, reason: String },
+    BadFileName {
+        /// The client's file name, truncated to 80 characters.
+        name: String,
+        /// Why it cannot be made safe (empty, control characters, only dots, ...).
+        reason: String,
+    },
     /// An `images` entry whose data URL is not of an `image/*` type.
     #[error("{what} is not an image (type {mime:?}); images must be image/* data URLs")]
-    NotAnImage { what: String, mime: String },
+    NotAnImage {
+        /// The image's label: `images[N]`.
+        what: String,
+        /// The media type the data URL declares.
+        mime: String,
+    },
     /// A session id that cannot be used as an upload folder name (see [`upload_dir`]).
     #[error("invalid session id {id:?}: {reason}")]
-    BadSessionId { id: String, reason: String },
+    BadSessionId {
+        /// The session id, truncated to 80 characters.
+        id: String,
+        /// Why it was refused: empty, over 128 characters, or outside `[A-Za-z0-9_-]`.
+        reason: String,
+    },
     /// A file-system error while storing uploads. `what` names the file (or "upload
     /// directory"), never the server's full path.
     #[error("could not store {what}: {source}")]
     Io {
+        /// The file's label (`files[2] "report.pdf"`) or `the upload directory`.
         what: String,
+        /// The I/O error itself.
         #[source]
         source: std::io::Error,
     },

@@ -1,6 +1,9 @@
 //! Tests of the LLM client and policy judge against a real chat-completions
 //! server on 127.0.0.1, started inside each test.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

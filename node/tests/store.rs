@@ -1,5 +1,8 @@
 //! The session store on real SQLite files in temporary directories.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -2,6 +2,9 @@
 //! and kind of caller, list files edited under a running gatekeeper, the policy judge and its
 //! cache, rate limits, and parsing.
 
+// Test helpers unwrap like the tests they serve: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;

@@ -11,14 +11,14 @@ use futures::{
 };
 
 /// A message from the client.
-pub enum Incoming {
+pub(super) enum Incoming {
     Text(String),
     /// A binary message that is not UTF-8: answered with an ERROR, the socket stays.
     NotText,
 }
 
 /// Where a session's messages leave by.
-pub trait Outgoing: Send {
+pub(super) trait Outgoing: Send {
     /// Sends one message; an error means the client is gone.
     fn send(&mut self, text: String) -> BoxFuture<'_, Result<(), ()>>;
     /// Ends the socket from this side, after what was sent.
@@ -26,7 +26,7 @@ pub trait Outgoing: Send {
 }
 
 /// Both directions of one client's socket.
-pub struct ClientSocket {
+pub(super) struct ClientSocket {
     /// Ends when the client closes or the socket fails. Cancel-safe: a `select!` may drop
     /// its `next()` without losing a message.
     pub incoming: BoxStream<'static, Incoming>,
@@ -34,7 +34,7 @@ pub struct ClientSocket {
 }
 
 impl ClientSocket {
-    pub fn from_websocket(socket: WebSocket) -> Self {
+    pub(super) fn from_websocket(socket: WebSocket) -> Self {
         let (sink, stream) = socket.split();
         let incoming = stream::unfold(stream, |mut stream| async move {
             loop {
@@ -57,7 +57,7 @@ impl ClientSocket {
         }
     }
 
-    pub fn from_peer(socket: PeerSocket) -> Self {
+    pub(super) fn from_peer(socket: PeerSocket) -> Self {
         let (reader, writer) = socket.split();
         // The read is kept inside the stream between polls, so it is never cut in half.
         let incoming = stream::unfold(reader, |mut reader| async move {

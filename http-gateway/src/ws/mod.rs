@@ -28,7 +28,7 @@ use axum::{
 };
 use futures::future::BoxFuture;
 
-pub use session::LocalAgent;
+pub(crate) use session::LocalAgent;
 
 use crate::{
     client_addr::ClientAddr, error::ApiError, routes::http_caller, state::GatewayState,
@@ -38,7 +38,7 @@ use client_socket::ClientSocket;
 use session::Session;
 
 /// `GET /ws` (and `/agents/{address}/ws`): upgrade, then serve one client.
-pub async fn ws_agent(
+pub(crate) async fn ws_agent(
     State(state): State<GatewayState>,
     agent: TargetAgent,
     ClientAddr(remote): ClientAddr,
@@ -48,7 +48,7 @@ pub async fn ws_agent(
 }
 
 /// `GET /ws/input`: frames name their agent with a top-level `to` (SEAL's included).
-pub async fn ws_routed(
+pub(crate) async fn ws_routed(
     State(state): State<GatewayState>,
     ClientAddr(remote): ClientAddr,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -100,7 +100,7 @@ fn upgrade_socket(
 }
 
 /// The sockets a standalone gateway carries to this agent over P2P, served like its own.
-pub struct PeerSockets {
+pub(crate) struct PeerSockets {
     state: GatewayState,
 }
 

@@ -24,9 +24,9 @@ use crypto_box::{
 };
 use serde_json::{json, Map, Value};
 
-pub const SEAL: &str = "SEAL";
-pub const SEALED_OK: &str = "SEALED_OK";
-pub const SEALED: &str = "SEALED";
+pub(super) const SEAL: &str = "SEAL";
+pub(super) const SEALED_OK: &str = "SEALED_OK";
+pub(super) const SEALED: &str = "SEALED";
 
 const NONCE_BYTES: usize = 24;
 const CLIENT_TO_HOST: &[u8; 3] = b"c2h";
@@ -35,15 +35,15 @@ const HOST_TO_CLIENT: &[u8; 3] = b"h2c";
 /// Why a hello cannot open a seal; the connection must not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct SealRefused(pub String);
+pub(super) struct SealRefused(pub String);
 
 /// Why a sealed frame was not accepted; terminal for the connection.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct SealError(&'static str);
+pub(super) struct SealError(&'static str);
 
 /// A well-formed hello, before its signature is checked.
-pub struct Hello {
+pub(super) struct Hello {
     /// The signed part, for the door to verify like any signed request.
     pub envelope: SignedEnvelope,
     /// `from` and `to` exactly as the client wrote them: the reply names them back and the
@@ -56,7 +56,7 @@ pub struct Hello {
 
 impl Hello {
     /// Reads a SEAL frame; the field checks of `sealed.py`'s `host_accept`.
-    pub fn parse(frame: &Map<String, Value>) -> Result<Hello, SealRefused> {
+    pub(super) fn parse(frame: &Map<String, Value>) -> Result<Hello, SealRefused> {
         let refused = |m: &str| SealRefused(m.to_owned());
         if frame.get("type").and_then(Value::as_str) != Some(SEAL) {
             return Err(refused("not a SEAL frame"));
@@ -108,7 +108,7 @@ impl Hello {
     }
 
     /// The host's answer to a hello whose signature the door accepted, and the channel.
-    pub fn accept(&self, key: &AgentKey) -> (Value, SealedChannel) {
+    pub(super) fn accept(&self, key: &AgentKey) -> (Value, SealedChannel) {
         let secret = SecretKey::generate(&mut rand::rngs::OsRng);
         let payload = json!({
             "type": SEALED_OK,
@@ -130,7 +130,7 @@ impl Hello {
 }
 
 /// The host's half of a sealed socket: one box, a counter each way.
-pub struct SealedChannel {
+pub(super) struct SealedChannel {
     sealer: SalsaBox,
     sent: u64,
     received: u64,
@@ -138,7 +138,7 @@ pub struct SealedChannel {
 
 impl SealedChannel {
     /// The SEALED frame carrying `message` (JSON text) to the client.
-    pub fn seal(&mut self, message: &str) -> String {
+    pub(super) fn seal(&mut self, message: &str) -> String {
         self.sent += 1;
         let nonce = nonce(HOST_TO_CLIENT, self.sent);
         // Encryption with a valid key cannot fail; an empty box would only make the client
@@ -157,7 +157,7 @@ impl SealedChannel {
 
     /// The JSON a SEALED frame from the client carries. A replayed or reordered counter, a
     /// box that does not open or what is inside not being JSON all end the connection.
-    pub fn open(&mut self, frame: &Map<String, Value>) -> Result<Value, SealError> {
+    pub(super) fn open(&mut self, frame: &Map<String, Value>) -> Result<Value, SealError> {
         if frame.get("type").and_then(Value::as_str) != Some(SEALED) {
             return Err(SealError("expected a SEALED frame"));
         }

@@ -75,7 +75,7 @@ enum Close {
 }
 
 /// One socket's session.
-pub struct Session {
+pub(super) struct Session {
     state: GatewayState,
     agent: LocalAgent,
     /// Who carried the socket: an HTTP client, or the gateway peer of a tunnel.
@@ -91,7 +91,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(state: GatewayState, agent: LocalAgent, transport: Caller, label: String) -> Self {
+    pub(super) fn new(
+        state: GatewayState,
+        agent: LocalAgent,
+        transport: Caller,
+        label: String,
+    ) -> Self {
         Session {
             state,
             agent,
@@ -105,7 +110,7 @@ impl Session {
         }
     }
 
-    pub async fn serve(mut self, socket: ClientSocket) {
+    pub(super) async fn serve(mut self, socket: ClientSocket) {
         let ClientSocket {
             mut incoming,
             mut outgoing,

@@ -53,7 +53,7 @@ impl<'a> Peek<'a> {
 }
 
 /// Carries one client socket until either side ends it.
-pub async fn carry(
+pub(super) async fn carry(
     state: &GatewayState,
     agents: &RemoteAgents,
     fixed: Option<Address>,

@@ -21,7 +21,9 @@ pub struct EnvelopeChecks<'a> {
     pub max_skew_secs: f64,
     /// Refuse payloads without `to` (strict mode, WebSocket CONNECT).
     pub require_to: bool,
+    /// Whether a signer is banned; a banned `from` is refused first (step 1).
     pub is_blacklisted: &'a (dyn Fn(&Address) -> bool + Sync),
+    /// Where accepted signatures are recorded, so each is accepted only once.
     pub ledger: &'a dyn ReplayLedger,
 }
 
@@ -39,6 +41,7 @@ impl<'a> EnvelopeChecks<'a> {
         }
     }
 
+    /// Refuses signers for which `is_blacklisted` returns true.
     pub fn with_blacklist(
         self,
         is_blacklisted: &'a (dyn Fn(&Address) -> bool + Sync),
@@ -49,10 +52,12 @@ impl<'a> EnvelopeChecks<'a> {
         }
     }
 
+    /// Sets whether payloads without `to` are refused (strict mode).
     pub fn with_require_to(self, require_to: bool) -> EnvelopeChecks<'a> {
         EnvelopeChecks { require_to, ..self }
     }
 
+    /// Checks at `now_secs` (unix seconds) instead of the current time.
     pub fn with_now(self, now_secs: f64) -> EnvelopeChecks<'a> {
         EnvelopeChecks { now_secs, ..self }
     }
@@ -66,7 +71,9 @@ fn nobody_is_blacklisted(_: &Address) -> bool {
 /// signed it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VerifiedSigner {
+    /// The signer's address (the envelope's `from`).
     pub address: Address,
+    /// The payload's `timestamp`, in unix seconds.
     pub timestamp: f64,
 }
 

@@ -12,26 +12,47 @@ use thiserror::Error;
 /// callers act on them (create on first start; refuse to overwrite).
 #[derive(Debug, Error)]
 pub enum KeyFileError {
+    /// Loading found no file at `path`.
     #[error("key file {} does not exist", path.display())]
-    Missing { path: PathBuf },
+    Missing {
+        /// The key file's path.
+        path: PathBuf,
+    },
 
+    /// Creating a key found `path` already taken; the file is left untouched.
     #[error("key file {} already exists; refusing to overwrite it", path.display())]
-    Exists { path: PathBuf },
+    Exists {
+        /// The key file's path.
+        path: PathBuf,
+    },
 
+    /// The file is not exactly 32 bytes long (a raw ed25519 seed).
     #[error(
         "key file {} is {size} bytes; expected exactly 32 (a raw ed25519 seed)",
         path.display()
     )]
-    WrongSize { path: PathBuf, size: u64 },
+    WrongSize {
+        /// The key file's path.
+        path: PathBuf,
+        /// Its actual size in bytes.
+        size: u64,
+    },
 
+    /// `path` exists but is not a regular file (e.g. a directory).
     #[error("key file {} is not a regular file", path.display())]
-    NotAFile { path: PathBuf },
+    NotAFile {
+        /// The key file's path.
+        path: PathBuf,
+    },
 
+    /// Any other I/O failure while reading or writing the key file or its folder.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
         /// What we were doing, e.g. "read key file".
         action: &'static str,
+        /// The file or folder being worked on.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: io::Error,
     },

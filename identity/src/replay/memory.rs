@@ -29,6 +29,7 @@ struct State {
 }
 
 impl MemoryReplayLedger {
+    /// An empty ledger.
     pub fn new() -> MemoryReplayLedger {
         MemoryReplayLedger::default()
     }
@@ -62,6 +63,7 @@ impl MemoryReplayLedger {
         self.lock().expiries.len()
     }
 
+    /// Whether no signature is remembered (see [`len`](Self::len)).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -36,7 +36,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The most stdout a request may produce unless [`CommandAgent::max_output_bytes`] says
 /// otherwise: the limit of one line, and of all plain (non-event) lines together.
-pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
+pub(super) const DEFAULT_MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
 
 /// How much of the end of stderr is kept to explain a failure.
 const STDERR_TAIL_BYTES: usize = 4 * 1024;

@@ -6,6 +6,7 @@ use crate::{
     events::Context,
 };
 
+/// The agent of `agenthost host --demo`: answers `echo: <prompt>`, streamed word by word.
 #[derive(Debug, Clone, Default)]
 pub struct DemoAgent;
 

@@ -44,6 +44,7 @@ fn short_type_name<T>() -> String {
 /// What an agent receives for one turn. The conversation so far is in [`Context::session`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Input {
+    /// The caller's prompt: the text of this turn.
     pub prompt: String,
     /// Images as data URLs.
     pub images: Vec<String>,
@@ -52,6 +53,7 @@ pub struct Input {
 }
 
 impl Input {
+    /// An input with only a prompt: no images, no files.
     pub fn new(prompt: impl Into<String>) -> Self {
         Input {
             prompt: prompt.into(),
@@ -63,10 +65,12 @@ impl Input {
 /// The result of one turn.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Output {
+    /// The turn's answer, sent to the caller in the OUTPUT frame and kept in the session history.
     pub result: String,
 }
 
 impl Output {
+    /// An output whose result is `result`.
     pub fn new(result: impl Into<String>) -> Self {
         Output {
             result: result.into(),
@@ -93,6 +97,7 @@ pub struct AgentError {
 }
 
 impl AgentError {
+    /// An error that carries only `message` (what the caller's ERROR frame shows).
     pub fn msg(message: impl fmt::Display) -> Self {
         AgentError {
             inner: message.to_string().into(),
@@ -126,9 +131,12 @@ impl fmt::Debug for AgentError {
 /// What an agent is: its name, description, model and tools.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentInfo {
+    /// The agent's name (by default, the short name of the agent's type).
     pub name: String,
+    /// A one-sentence account of what the agent does; `None` when the author gave none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The model the agent runs on; `None` when it does not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// Names of the tools the agent can call.
@@ -137,6 +145,7 @@ pub struct AgentInfo {
 }
 
 impl AgentInfo {
+    /// An info with only a name; the builder methods below add the rest.
     pub fn new(name: impl Into<String>) -> Self {
         AgentInfo {
             name: name.into(),
@@ -144,16 +153,19 @@ impl AgentInfo {
         }
     }
 
+    /// Sets the description shown in INFO and `/info`.
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
         self
     }
 
+    /// Sets the name of the model the agent runs on.
     pub fn model(mut self, model: impl Into<String>) -> Self {
         self.model = Some(model.into());
         self
     }
 
+    /// Adds `name` to the tools the agent can call.
     pub fn tool(mut self, name: impl Into<String>) -> Self {
         self.tools.push(name.into());
         self

@@ -20,6 +20,7 @@ pub struct Caller {
     pub signed: bool,
     /// The peer that carried a signed request for its signer (a gateway), if any.
     pub via: Option<PeerId>,
+    /// How the request arrived: P2P (direct or relayed), HTTP/WS, or in-process.
     pub transport: Transport,
     /// Transport-level origin for logs (a multiaddr or an HTTP remote address).
     pub remote: Option<String>,
@@ -67,6 +68,7 @@ impl Caller {
         }
     }
 
+    /// Whether the caller has no identity at all: neither a PeerId nor an address.
     pub fn is_anonymous(&self) -> bool {
         self.peer_id.is_none() && self.address.is_none()
     }

@@ -40,13 +40,19 @@ pub(crate) const REPLY_BUFFER_FRAMES: usize = 64;
 
 /// Everything a dispatcher needs besides the agent.
 pub struct DispatcherConfig {
+    /// The hosted agent's address and PeerId, as INFO reports them.
     pub identity: HostIdentity,
+    /// How many runs execute at once and how many may queue (default 16 and 128).
     pub limits: WorkerLimits,
+    /// The node's listen addresses, kept current by the node and listed in INFO.
     pub listen_addrs: SharedAddrs,
     /// The relays the node reserves on and how each stands (empty without relays).
     pub relays: SharedRelayStatus,
+    /// Admits or refuses each INPUT by trust level, lists, policy and rate limit.
     pub gatekeeper: Arc<Gatekeeper>,
+    /// The SQLite session store; turns are recorded here and the replay ledger comes from it.
     pub store: SessionStore,
+    /// Limits on attached images and files, checked on every INPUT and shown in INFO.
     pub input_limits: InputLimits,
     /// Where uploads go (`<data_dir>/uploads/<session>/`).
     pub data_dir: PathBuf,
@@ -91,6 +97,7 @@ impl<A: Agent> Clone for Dispatcher<A> {
 }
 
 impl<A: Agent> Dispatcher<A> {
+    /// A dispatcher for `agent`: every run executes on a fresh clone of it.
     pub fn new(agent: A, config: DispatcherConfig) -> Self {
         Dispatcher {
             shared: Arc::new(DoorState {
@@ -120,6 +127,7 @@ impl<A: Agent> Dispatcher<A> {
         self
     }
 
+    /// What the agent says it is (its name possibly replaced by [`Dispatcher::with_name`]).
     pub fn info(&self) -> &AgentInfo {
         &self.shared.info
     }

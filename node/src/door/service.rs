@@ -20,7 +20,10 @@ pub enum Opening {
     /// A SEAL hello.
     Seal,
     /// A CONNECT; `sealed` when it travels inside a seal its own signer opened.
-    Connect { sealed: bool },
+    Connect {
+        /// The CONNECT travels inside a seal its own signer opened.
+        sealed: bool,
+    },
 }
 
 /// Answers requests with streamed replies.

@@ -26,7 +26,9 @@ pub type SharedAddrs = Arc<RwLock<Vec<Multiaddr>>>;
 /// The hosted agent's identity as INFO reports it.
 #[derive(Debug, Clone)]
 pub struct HostIdentity {
+    /// The agent's `0x…` address, from its key.
     pub address: Address,
+    /// The libp2p PeerId of the agent's node, used in its `/p2p/` listen addresses.
     pub peer_id: PeerId,
 }
 

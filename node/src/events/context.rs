@@ -52,6 +52,7 @@ impl Context {
         &self.inner.session
     }
 
+    /// The id of the session this turn belongs to (new, or the one the caller passed back).
     pub fn session_id(&self) -> &str {
         &self.inner.session.session_id
     }

@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 /// One message of the conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
+    /// Who wrote the message: `"user"` for a prompt, `"assistant"` for a result.
     pub role: String,
+    /// The message text: the turn's prompt or its result.
     pub content: String,
 }
 
@@ -26,13 +28,16 @@ where
 /// The session object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Session {
+    /// The session's id (a UUIDv7); a fresh one is assigned when the caller's is empty.
     #[serde(default, deserialize_with = "null_as_default")]
     pub session_id: String,
+    /// The conversation so far, a user and an assistant message per completed turn.
     #[serde(default, deserialize_with = "null_as_default")]
     pub messages: Vec<Message>,
     /// Events of past turns (tool calls and the like), kept for clients that show them.
     #[serde(default, deserialize_with = "null_as_default")]
     pub trace: Vec<Value>,
+    /// Turns completed in this session; each recorded turn adds one.
     #[serde(default, deserialize_with = "null_as_default")]
     pub turn: u64,
     /// Fields other clients put in the object; kept so they survive a round trip.
@@ -83,6 +88,7 @@ impl Session {
         self.turn += 1;
     }
 
+    /// The session object as JSON, as sent back in OUTPUT (`null` if it cannot serialize).
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }

@@ -23,7 +23,9 @@ use crate::inputs::InputError;
 /// A decoded data URL: its media type (`type/subtype`, lowercase, parameters dropped) and bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataUrl {
+    /// The media type, `type/subtype` in lowercase, parameters dropped (`text/plain` when empty).
     pub mime: String,
+    /// The decoded payload.
     pub bytes: Vec<u8>,
 }
 

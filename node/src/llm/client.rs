@@ -20,10 +20,12 @@ const STATUS_BODY_BYTES: usize = 500;
 pub struct ChatMessage {
     /// `system`, `user` or `assistant`.
     pub role: String,
+    /// The message text.
     pub content: String,
 }
 
 impl ChatMessage {
+    /// A message from `role` (`system`, `user` or `assistant`) saying `content`.
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
         ChatMessage {
             role: role.into(),
@@ -31,14 +33,17 @@ impl ChatMessage {
         }
     }
 
+    /// A `system` message: instructions for the model.
     pub fn system(content: impl Into<String>) -> Self {
         Self::new("system", content)
     }
 
+    /// A `user` message: what the model is asked.
     pub fn user(content: impl Into<String>) -> Self {
         Self::new("user", content)
     }
 
+    /// An `assistant` message: an earlier answer of the model.
     pub fn assistant(content: impl Into<String>) -> Self {
         Self::new("assistant", content)
     }
@@ -60,10 +65,18 @@ pub enum LlmError {
     /// The endpoint answered with a non-2xx status; `body` holds the first
     /// ~500 bytes of its body (lossy UTF-8, control characters blanked).
     #[error("LLM endpoint answered HTTP status {status}: {body}")]
-    Status { status: u16, body: String },
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body, lossy UTF-8 with control characters blanked.
+        body: String,
+    },
     /// The response body is larger than the client accepts.
     #[error("LLM response body exceeds {limit} bytes")]
-    BodyTooLarge { limit: usize },
+    BodyTooLarge {
+        /// The largest body accepted, in bytes.
+        limit: usize,
+    },
     /// The body is not chat-completions JSON, or has no
     /// `choices[0].message.content`.
     #[error("malformed LLM response: {0}")]
@@ -114,6 +127,7 @@ impl LlmClient {
         self
     }
 
+    /// The settings the client was built with (endpoint, model, key, timeout).
     pub fn config(&self) -> &LlmConfig {
         &self.config
     }

@@ -189,10 +189,12 @@ fn json_objects(text: &str) -> Option<Vec<serde_json::Map<String, Value>>> {
 /// A [`PolicyJudge`] that asks an LLM through [`LlmClient`].
 #[derive(Debug, Clone)]
 pub struct LlmJudge {
+    /// The chat client the policy and caller facts are sent to.
     pub client: LlmClient,
 }
 
 impl LlmJudge {
+    /// A judge that asks through `client`.
     pub fn new(client: LlmClient) -> Self {
         LlmJudge { client }
     }

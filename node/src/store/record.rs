@@ -77,13 +77,17 @@ impl FromStr for SessionStatus {
 /// One stored session: its latest turn and the conversation after it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
+    /// The session's id, the record's primary key.
     pub session_id: String,
     /// The caller's identity string (`0x…` address); `None` for an anonymous caller.
     pub owner: Option<String>,
+    /// Where the latest turn stands: running, done, failed, cancelled or interrupted.
     pub status: SessionStatus,
     /// The prompt of the latest turn.
     pub prompt: String,
+    /// The latest turn's result; `None` unless it finished `done`.
     pub result: Option<String>,
+    /// Why the latest turn did not finish `done`; `None` while running or when done.
     pub error: Option<String>,
     /// The conversation object (`{"session_id","messages","trace","turn",...}`) after the
     /// latest finished turn.
@@ -94,6 +98,8 @@ pub struct SessionRecord {
     pub updated: f64,
     /// Unix seconds after which a non-running record is gone.
     pub expires: f64,
+    /// How long the latest turn ran, in milliseconds; `None` while it runs, or if the host died
+    /// during it.
     pub duration_ms: Option<u64>,
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{SessionStatus, SessionStore};
 
 /// How a turn ended, as the store records it.
-pub enum TurnOutcome<'a> {
+pub(crate) enum TurnOutcome<'a> {
     /// The agent answered: the result, and the conversation after this turn.
     Done { result: &'a str, session: &'a Value },
     /// The agent failed (or panicked); `error` says how.
@@ -22,7 +22,7 @@ pub enum TurnOutcome<'a> {
 }
 
 /// A turn being recorded.
-pub struct TurnRecord {
+pub(crate) struct TurnRecord {
     store: SessionStore,
     session_id: String,
     owner: Option<String>,
@@ -33,7 +33,7 @@ pub struct TurnRecord {
 impl TurnRecord {
     /// Shows the turn as running; writes its `running` row now when `write_now` (a detached
     /// turn, which must be findable after a crash).
-    pub fn start(
+    pub(crate) fn start(
         store: &SessionStore,
         session_id: &str,
         owner: Option<String>,
@@ -56,12 +56,12 @@ impl TurnRecord {
     }
 
     /// Whether the `running` row is written.
-    pub fn is_written(&self) -> bool {
+    pub(crate) fn is_written(&self) -> bool {
         self.written
     }
 
     /// Writes the `running` row (the turn proved long).
-    pub fn write_running(&mut self) {
+    pub(crate) fn write_running(&mut self) {
         self.written = true;
         let owner = self.owner.as_deref();
         if let Err(e) = self
@@ -74,7 +74,7 @@ impl TurnRecord {
 
     /// Commits the outcome. A store failure is logged loudly but does not hide the result
     /// from a caller who is still listening.
-    pub async fn end(self, outcome: TurnOutcome<'_>, duration_ms: u64) {
+    pub(crate) async fn end(self, outcome: TurnOutcome<'_>, duration_ms: u64) {
         let (status, result, error, session) = match outcome {
             TurnOutcome::Done { result, session } => {
                 (SessionStatus::Done, Some(result), None, Some(session))

@@ -32,7 +32,7 @@ use super::{
 };
 
 /// Inbound streams waiting for the server's accept loop.
-pub const INBOUND_QUEUE: usize = 1024;
+pub(crate) const INBOUND_QUEUE: usize = 1024;
 
 struct OpenRequest {
     peer: PeerId,
@@ -57,7 +57,7 @@ pub type InboundStreams = mpsc::Receiver<InboundStream>;
 
 impl AgentStreams {
     /// The behaviour, its control, and (when `serve`) the queue of inbound streams.
-    pub fn new(serve: bool) -> (Self, StreamControl, Option<InboundStreams>) {
+    pub(crate) fn new(serve: bool) -> (Self, StreamControl, Option<InboundStreams>) {
         let (inbound, incoming) = if serve {
             let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
             (Some(tx), Some(rx))

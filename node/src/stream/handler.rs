@@ -54,23 +54,31 @@ pub(crate) enum HandlerOut {
 /// Why a stream could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenStreamError {
+    /// There is no open connection to the peer to open the stream on.
     #[error("not connected to {0}")]
     NotConnected(PeerId),
+    /// The peer does not accept `/agenthost/agent/1` streams (protocol negotiation failed).
     #[error("the peer does not speak {AGENT_PROTOCOL}")]
     UnsupportedProtocol,
+    /// Negotiating the stream's protocol timed out.
     #[error("stream negotiation timed out")]
     Timeout,
+    /// An I/O error on the connection during negotiation.
     #[error("stream negotiation failed: {0}")]
     Io(std::io::Error),
+    /// The connection closed before the stream was negotiated.
     #[error("the connection to {0} closed before the stream opened")]
     Closed(PeerId),
+    /// The node's swarm task has stopped, so no stream can be opened.
     #[error("the node has stopped")]
     Stopped,
 }
 
 /// An accepted request stream and where it came from.
 pub struct InboundStream {
+    /// The peer that opened the stream: the Noise-authenticated caller.
     pub peer: PeerId,
+    /// The accepted stream, ready for the caller's request frame.
     pub stream: AgentStream,
     /// The remote address of the connection it arrived on.
     pub remote: Multiaddr,
@@ -96,7 +104,7 @@ pub(crate) struct StreamHandler {
 }
 
 impl StreamHandler {
-    pub fn new(
+    pub(crate) fn new(
         peer: PeerId,
         remote: Multiaddr,
         dialer: bool,

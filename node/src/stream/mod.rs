@@ -19,7 +19,8 @@ mod socket;
 
 pub use agent_stream::{AgentStream, StreamPath};
 pub(crate) use behaviour::AgentStreams;
-pub use behaviour::{InboundStreams, StreamControl, INBOUND_QUEUE};
+pub(crate) use behaviour::INBOUND_QUEUE;
+pub use behaviour::{InboundStreams, StreamControl};
 pub use handler::{InboundStream, OpenStreamError};
 pub use serve::{serve, ServerConfig};
 pub use socket::{PeerSocket, PeerSocketReader, PeerSocketWriter, SocketOpen, SocketService};

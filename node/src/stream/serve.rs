@@ -79,7 +79,7 @@ pub fn serve(
 }
 
 /// Serves one request (or socket) stream to its end.
-pub async fn handle_stream(
+pub(super) async fn handle_stream(
     inbound: InboundStream,
     service: &dyn AgentService,
     sockets: Option<&dyn SocketService>,

@@ -32,9 +32,10 @@ pub struct SocketOpen {
 }
 
 /// The `type` of [`SocketOpen`].
-pub const SOCKET_OPEN: &str = "SOCKET";
+pub(super) const SOCKET_OPEN: &str = "SOCKET";
 
 impl SocketOpen {
+    /// The opening frame `{"type":"SOCKET"}`, with the client's address as the gateway saw it.
     pub fn new(client: Option<String>) -> Self {
         SocketOpen {
             kind: SOCKET_OPEN.into(),
@@ -94,6 +95,7 @@ impl PeerSocket {
         Ok(PeerSocket::new(reader, writer, max_frame_bytes))
     }
 
+    /// Splits the socket into its receiving and sending halves, to use from separate tasks.
     pub fn split(self) -> (PeerSocketReader, PeerSocketWriter) {
         (
             PeerSocketReader {
@@ -116,6 +118,7 @@ impl PeerSocketReader {
 }
 
 impl PeerSocketWriter {
+    /// Sends one WebSocket text message to the other side, as one frame.
     pub async fn send(&mut self, message: &[u8]) -> std::io::Result<()> {
         write_frame(&mut self.writer, message).await
     }

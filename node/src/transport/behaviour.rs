@@ -31,7 +31,7 @@ pub(crate) struct Behaviour {
 }
 
 impl Behaviour {
-    pub fn new(
+    pub(super) fn new(
         key: &libp2p::identity::Keypair,
         enable_mdns: bool,
         enable_autonat: bool,

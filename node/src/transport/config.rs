@@ -9,6 +9,7 @@ use libp2p::{Multiaddr, PeerId};
 /// How a node is set up.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
+    /// The node's identity key: its PeerId and agent address derive from it.
     pub key: AgentKey,
     /// Addresses to listen on; empty for a dial-only client.
     pub listen: Vec<Multiaddr>,
@@ -24,6 +25,8 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// A dial-only config for `key`: no listeners, mDNS on, not serving, no relays, 120 s idle
+    /// timeout.
     pub fn new(key: AgentKey) -> Self {
         NodeConfig {
             key,
@@ -49,18 +52,35 @@ impl NodeConfig {
 /// Why a node could not start or a peer could not be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// Building the libp2p transport (TCP, QUIC, DNS, relay client) or the behaviours failed.
     #[error("could not build the libp2p transport: {0}")]
     Transport(String),
+    /// A listen address could not be bound, or no listener reported an address within 10 s.
     #[error("cannot listen on {addr}: {reason}")]
-    Listen { addr: Multiaddr, reason: String },
+    Listen {
+        /// The address that could not be listened on.
+        addr: Multiaddr,
+        /// The listener's error, or why it closed.
+        reason: String,
+    },
+    /// No address of the peer was given or is known, and mDNS (the LAN look-up) is off.
     #[error("no known address for {0}: pass one (e.g. --addr), or make it discoverable")]
     NoAddress(PeerId),
+    /// Every dial to the peer failed, or its connection closed before identify.
     #[error("dialing {peer} failed: {reason}")]
-    Dial { peer: PeerId, reason: String },
+    Dial {
+        /// The peer that was dialed.
+        peer: PeerId,
+        /// libp2p's dial error, or the connection closing before identify.
+        reason: String,
+    },
+    /// The peer (or relay) did not answer within the caller's timeout.
     #[error("timed out reaching {0}")]
     Timeout(PeerId),
+    /// The node's task has ended, so commands to it go unanswered.
     #[error("the node has stopped")]
     Stopped,
+    /// A relay address lacks `/p2p/<relay>`, or a relay's directory or DHT look-up failed.
     #[error("invalid relay: {0}")]
     Relay(String),
 }

@@ -23,7 +23,7 @@ pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/agenthost/kad/1.0
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The DHT key under which relays announce that they list the agent `address`.
-pub fn agent_key(address: &Address) -> kad::RecordKey {
+pub(super) fn agent_key(address: &Address) -> kad::RecordKey {
     kad::RecordKey::new(&address.to_string())
 }
 
@@ -71,7 +71,7 @@ pub(crate) struct DhtLookups {
 
 impl DhtLookups {
     /// Asks the DHT, through `via` (relays we know), which relays list `address`.
-    pub fn find_relays(
+    pub(super) fn find_relays(
         &mut self,
         kad: &mut kad::Behaviour<kad::store::MemoryStore>,
         via: Vec<(PeerId, Multiaddr)>,
@@ -99,7 +99,7 @@ impl DhtLookups {
         );
     }
 
-    pub fn on_event(
+    pub(super) fn on_event(
         &mut self,
         kad: &mut kad::Behaviour<kad::store::MemoryStore>,
         event: kad::Event,

@@ -26,7 +26,9 @@ const ANSWER_WAIT: Duration = Duration::from_secs(60);
 /// One signed peer record found in a directory: whose it is, and its addresses.
 #[derive(Debug, Clone)]
 pub struct PeerRecordAddrs {
+    /// The peer that signed the record.
     pub peer: PeerId,
+    /// The addresses the peer registered in the record, verified by libp2p.
     pub addrs: Vec<Multiaddr>,
 }
 
@@ -48,7 +50,7 @@ pub(crate) struct Directory {
 }
 
 impl Directory {
-    pub fn new(address: &Address) -> Result<Self, String> {
+    pub(super) fn new(address: &Address) -> Result<Self, String> {
         Ok(Directory {
             namespace: rendezvous::Namespace::new(address.to_string())
                 .map_err(|e| e.to_string())?,
@@ -58,12 +60,12 @@ impl Directory {
     }
 
     /// The next moment a registration is due.
-    pub fn next_due(&self) -> Option<Instant> {
+    pub(super) fn next_due(&self) -> Option<Instant> {
         self.registrations.values().map(|r| r.due).min()
     }
 
     /// Relays whose registration is due now; each is put off until its answer comes.
-    pub fn due(&mut self, now: Instant) -> Vec<PeerId> {
+    pub(super) fn due(&mut self, now: Instant) -> Vec<PeerId> {
         let mut due = Vec::new();
         for (relay, r) in &mut self.registrations {
             if r.due <= now {
@@ -76,19 +78,19 @@ impl Directory {
 
     /// Drops the schedule of a relay we are no longer connected to: the next accepted
     /// reservation registers again.
-    pub fn forget(&mut self, relay: &PeerId) {
+    pub(super) fn forget(&mut self, relay: &PeerId) {
         self.registrations.remove(relay);
     }
 
     /// Removes our record from `relay`'s directory (on shutdown: callers stop finding a gone
     /// agent there at once instead of after the record's TTL).
-    pub fn unregister(&mut self, client: &mut rendezvous::client::Behaviour, relay: PeerId) {
+    pub(super) fn unregister(&mut self, client: &mut rendezvous::client::Behaviour, relay: PeerId) {
         client.unregister(self.namespace.clone(), relay);
         self.registrations.remove(&relay);
     }
 
     /// Registers our record in `relay`'s directory.
-    pub fn register(
+    pub(super) fn register(
         &mut self,
         client: &mut rendezvous::client::Behaviour,
         reservations: &mut Reservations,
@@ -115,7 +117,7 @@ impl Directory {
     }
 
     /// Asks `relay`'s directory for the records under `namespace`.
-    pub fn discover(
+    pub(super) fn discover(
         &mut self,
         client: &mut rendezvous::client::Behaviour,
         relay: PeerId,
@@ -137,7 +139,7 @@ impl Directory {
     }
 
     /// The last connection to `relay` closed: look-ups fail, and we are no longer listed.
-    pub fn on_disconnected(&mut self, reservations: &mut Reservations, relay: &PeerId) {
+    pub(super) fn on_disconnected(&mut self, reservations: &mut Reservations, relay: &PeerId) {
         reservations.set_listed(relay, false);
         for (_, reply) in self.waiters.remove(relay).unwrap_or_default() {
             let _ = reply.send(Err(NodeError::Relay(
@@ -162,7 +164,11 @@ impl Directory {
         answered
     }
 
-    pub fn on_event(&mut self, reservations: &mut Reservations, event: rendezvous::client::Event) {
+    pub(super) fn on_event(
+        &mut self,
+        reservations: &mut Reservations,
+        event: rendezvous::client::Event,
+    ) {
         match event {
             rendezvous::client::Event::Registered {
                 rendezvous_node,

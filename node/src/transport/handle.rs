@@ -47,10 +47,12 @@ impl NodeHandle {
         Arc::clone(&self.relays)
     }
 
+    /// This node's libp2p PeerId.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
     }
 
+    /// This node's agent address, derived from its key.
     pub fn address(&self) -> Address {
         self.address
     }

@@ -116,6 +116,7 @@ impl Node {
         })
     }
 
+    /// The handle for reading the node's state and sending it commands; clone it to share.
     pub fn handle(&self) -> &NodeHandle {
         &self.handle
     }

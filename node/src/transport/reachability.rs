@@ -35,6 +35,8 @@ impl std::fmt::Display for Verdict {
 }
 
 impl Reachability {
+    /// `Public` once any address was reached, `Private` once some were tried and none reached,
+    /// `Unknown` before any answer.
     pub fn verdict(&self) -> Verdict {
         if !self.confirmed.is_empty() {
             Verdict::Public

@@ -30,7 +30,12 @@ pub enum RelayState {
     /// Reachable through this relay.
     Reserved,
     /// Lost or refused; retrying after a delay.
-    Retrying { reason: String, failures: u32 },
+    Retrying {
+        /// Why the last attempt failed or the reservation was lost.
+        reason: String,
+        /// Failed attempts in a row; more than 5 are logged as errors.
+        failures: u32,
+    },
 }
 
 impl fmt::Display for RelayState {
@@ -51,6 +56,7 @@ impl fmt::Display for RelayState {
 pub struct RelayStatus {
     /// The relay's full multiaddr (ending in `/p2p/<relay>`).
     pub relay: Multiaddr,
+    /// Where the reservation on this relay stands.
     pub state: RelayState,
     /// Our signed peer record is registered in this relay's directory under our address.
     pub listed: bool,
@@ -84,7 +90,7 @@ pub(crate) struct Reservations {
 
 impl Reservations {
     /// Relays given as full multiaddrs; one without `/p2p/<id>` is refused.
-    pub fn new(relays: &[Multiaddr]) -> Result<Self, String> {
+    pub(super) fn new(relays: &[Multiaddr]) -> Result<Self, String> {
         let mut list = Vec::new();
         for addr in relays {
             let Some(Protocol::P2p(peer)) = addr.iter().last() else {
@@ -111,18 +117,18 @@ impl Reservations {
         Ok(reservations)
     }
 
-    pub fn shared(&self) -> SharedRelayStatus {
+    pub(super) fn shared(&self) -> SharedRelayStatus {
         Arc::clone(&self.shared)
     }
 
     /// Every configured relay's PeerId.
-    pub fn relay_peers(&self) -> Vec<PeerId> {
+    pub(super) fn relay_peers(&self) -> Vec<PeerId> {
         self.relays.iter().map(|r| r.peer).collect()
     }
 
     /// The circuit listeners, forgotten here so a shutdown can close them without this list
     /// scheduling a new reservation; the relays are marked as given up.
-    pub fn take_listeners(&mut self) -> Vec<ListenerId> {
+    pub(super) fn take_listeners(&mut self) -> Vec<ListenerId> {
         let mut listeners = Vec::new();
         for relay in &mut self.relays {
             relay.retry_at = None;
@@ -132,17 +138,17 @@ impl Reservations {
         listeners
     }
 
-    pub fn is_relay(&self, peer: &PeerId) -> bool {
+    pub(super) fn is_relay(&self, peer: &PeerId) -> bool {
         self.relays.iter().any(|r| &r.peer == peer)
     }
 
     /// The next moment a retry is due.
-    pub fn next_retry(&self) -> Option<Instant> {
+    pub(super) fn next_retry(&self) -> Option<Instant> {
         self.relays.iter().filter_map(|r| r.retry_at).min()
     }
 
     /// Dials for every relay whose retry is due.
-    pub fn due(&mut self, now: Instant) -> Vec<RelayAction> {
+    pub(super) fn due(&mut self, now: Instant) -> Vec<RelayAction> {
         let mut actions = Vec::new();
         for r in &mut self.relays {
             if r.retry_at.is_some_and(|at| at <= now) {
@@ -158,7 +164,7 @@ impl Reservations {
     }
 
     /// The relay identified itself: time to ask for the reservation.
-    pub fn on_identified(&mut self, peer: &PeerId) -> Vec<RelayAction> {
+    pub(super) fn on_identified(&mut self, peer: &PeerId) -> Vec<RelayAction> {
         let mut actions = Vec::new();
         for r in self.relays.iter_mut().filter(|r| &r.peer == peer) {
             if r.listener.is_none() && r.retry_at.is_none() {
@@ -173,7 +179,7 @@ impl Reservations {
     }
 
     /// The node started listening on `<relay>/p2p-circuit` as `listener`.
-    pub fn on_listening(&mut self, relay_circuit: &Multiaddr, listener: ListenerId) {
+    pub(super) fn on_listening(&mut self, relay_circuit: &Multiaddr, listener: ListenerId) {
         if let Some(r) = self
             .relays
             .iter_mut()
@@ -183,7 +189,7 @@ impl Reservations {
         }
     }
 
-    pub fn on_reserved(&mut self, peer: &PeerId) {
+    pub(super) fn on_reserved(&mut self, peer: &PeerId) {
         for r in self.relays.iter_mut().filter(|r| &r.peer == peer) {
             if r.failures > 0 {
                 tracing::info!(relay = %r.addr, "relay reservation restored");
@@ -197,7 +203,7 @@ impl Reservations {
     }
 
     /// A circuit listener closed: the reservation is gone.
-    pub fn on_listener_closed(&mut self, listener: ListenerId, reason: String) {
+    pub(super) fn on_listener_closed(&mut self, listener: ListenerId, reason: String) {
         let index = self
             .relays
             .iter()
@@ -209,7 +215,7 @@ impl Reservations {
     }
 
     /// Dialing the relay failed.
-    pub fn on_dial_failed(&mut self, peer: &PeerId, reason: String) {
+    pub(super) fn on_dial_failed(&mut self, peer: &PeerId, reason: String) {
         let index = self
             .relays
             .iter()
@@ -221,7 +227,7 @@ impl Reservations {
 
     /// The last connection to the relay closed; its circuit listener closes with it (and is
     /// handled there). Without a listener yet, this is a failure of its own.
-    pub fn on_disconnected(&mut self, peer: &PeerId) {
+    pub(super) fn on_disconnected(&mut self, peer: &PeerId) {
         let index = self
             .relays
             .iter()
@@ -232,7 +238,7 @@ impl Reservations {
     }
 
     /// Whether our record is in `peer`'s directory.
-    pub fn set_listed(&mut self, peer: &PeerId, listed: bool) {
+    pub(super) fn set_listed(&mut self, peer: &PeerId, listed: bool) {
         let mut changed = false;
         for r in self.relays.iter_mut().filter(|r| &r.peer == peer) {
             changed |= r.listed != listed;

@@ -15,15 +15,19 @@ pub const DEFAULT_POLICY_CACHE_TTL: Duration = Duration::from_secs(10 * 60);
 /// The trust settings of one hosted agent.
 #[derive(Clone)]
 pub struct TrustConfig {
+    /// Who may call: a level (`open`, `careful`, `strict`), a policy text, or a custom rule.
     pub trust: Trust,
     /// The agent's own address: always an admin.
     pub own_address: Address,
     /// Addresses given in code or flags, merged with the files'.
     pub whitelist: Vec<Address>,
+    /// Addresses refused before anything else is checked, merged with the blacklist file's.
     pub blacklist: Vec<Address>,
     /// List files, re-read when they change; a missing file is an empty list.
     pub whitelist_file: Option<PathBuf>,
+    /// The blacklist file, one address a line, re-read when it changes.
     pub blacklist_file: Option<PathBuf>,
+    /// The admins file: addresses admitted whatever the rule and never rate limited.
     pub admins_file: Option<PathBuf>,
     /// Judges [`Trust::Policy`]; without one a policy refuses every caller the lists do not admit.
     pub judge: Option<Arc<dyn PolicyJudge>>,

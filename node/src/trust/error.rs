@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+/// Why a gatekeeper could not be built from its trust settings.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
     /// `--trust ""` or a policy file with nothing but whitespace in it.
@@ -12,7 +13,9 @@ pub enum TrustError {
     /// The trust argument names a file that cannot be read as a policy.
     #[error("cannot read trust policy file {}: {source}", path.display())]
     PolicyFile {
+        /// The policy file.
         path: PathBuf,
+        /// The error reading it.
         #[source]
         source: std::io::Error,
     },
@@ -20,8 +23,11 @@ pub enum TrustError {
     /// A whitelist, blacklist or admins file exists but cannot be read at startup.
     #[error("cannot read {list} file {}: {source}", path.display())]
     ListFile {
+        /// Which list: `"whitelist"`, `"blacklist"` or `"admins"`.
         list: &'static str,
+        /// The list file.
         path: PathBuf,
+        /// The error reading it.
         #[source]
         source: std::io::Error,
     },

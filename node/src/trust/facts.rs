@@ -11,10 +11,16 @@ use serde_json::json;
 pub enum Transport {
     /// A libp2p stream; `relayed` when it runs over a circuit relay rather than a direct
     /// connection.
-    P2p { relayed: bool },
+    P2p {
+        /// The stream runs over a circuit relay rather than a direct connection.
+        relayed: bool,
+    },
     /// HTTP or WebSocket through the gateway; `loopback` when the client connected from the
     /// local machine.
-    Http { loopback: bool },
+    Http {
+        /// The client connected from the local machine.
+        loopback: bool,
+    },
     /// A call from code in the same process: no network hop.
     InProcess,
 }
@@ -47,6 +53,7 @@ pub struct CallerFacts {
     pub address: Option<Address>,
     /// The identity came from a verified signed envelope (rather than the libp2p connection).
     pub signed: bool,
+    /// How the request arrived: P2P (direct or relayed), HTTP/WS, or in-process.
     pub transport: Transport,
     /// Remote host or address, for logs and as the rate-limit key of anonymous callers.
     pub remote: Option<String>,

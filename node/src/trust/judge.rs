@@ -16,12 +16,14 @@ use crate::trust::{CallerFacts, Refusal, Transport};
 /// A judge's answer for one caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    /// Whether the caller is admitted.
     pub allow: bool,
     /// Why; on a refusal this is what the caller is told.
     pub reason: String,
 }
 
 impl Verdict {
+    /// A verdict admitting the caller, with the judge's reason.
     pub fn allow(reason: impl Into<String>) -> Self {
         Verdict {
             allow: true,
@@ -29,6 +31,7 @@ impl Verdict {
         }
     }
 
+    /// A verdict refusing the caller; `reason` is what the caller is told.
     pub fn deny(reason: impl Into<String>) -> Self {
         Verdict {
             allow: false,
@@ -45,6 +48,7 @@ impl Verdict {
 /// a verdict) refuses the caller. The gatekeeper waits for the judge as long as it takes, so a
 /// judge that calls out over the network bounds its own time.
 pub trait PolicyJudge: Send + Sync + 'static {
+    /// Judges `policy` for the caller described by `facts` (never the prompt); an `Err` refuses.
     fn judge<'a>(
         &'a self,
         policy: &'a str,

@@ -32,6 +32,7 @@ pub enum Trust {
 /// Return `Ok(())` to admit, or the [`Refusal`] the caller should see. Boxed futures keep the
 /// trait object-safe without `async-trait`.
 pub trait TrustPolicy: Send + Sync + 'static {
+    /// Admits the caller described by `facts` with `Ok(())`, or returns the refusal it is told.
     fn decide<'a>(
         &'a self,
         facts: &'a CallerFacts,

@@ -38,13 +38,16 @@ impl RefusalKind {
 /// A refused request. Its Display is the message for the caller, e.g. `forbidden: blacklisted`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
+    /// The class of refusal: decides the HTTP status and the message prefix.
     pub kind: RefusalKind,
+    /// What the caller is told after the prefix, e.g. `blacklisted`.
     pub reason: String,
     /// Whole seconds to wait before retrying (≥ 1); set for [`RefusalKind::RateLimited`].
     pub retry_after_secs: Option<u64>,
 }
 
 impl Refusal {
+    /// A refusal for a caller with no identity where one is required (HTTP 401).
     pub fn unauthorized(reason: impl Into<String>) -> Self {
         Refusal {
             kind: RefusalKind::Unauthorized,
@@ -53,6 +56,7 @@ impl Refusal {
         }
     }
 
+    /// A refusal for a known caller who is not allowed (HTTP 403).
     pub fn forbidden(reason: impl Into<String>) -> Self {
         Refusal {
             kind: RefusalKind::Forbidden,

@@ -11,12 +11,21 @@ use unsigned_varint::{decode, encode};
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
+    /// The length prefix announces more bytes than the reader accepts; nothing was allocated.
     #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        /// The announced body length, in bytes.
+        len: usize,
+        /// The reader's limit, in bytes.
+        max: usize,
+    },
+    /// The varint length prefix is malformed or overflows.
     #[error("malformed length prefix: {0}")]
     BadLength(decode::Error),
+    /// The stream ended inside a length prefix or a body.
     #[error("stream closed in the middle of a frame")]
     Truncated,
+    /// Reading from the stream failed.
     #[error(transparent)]
     Io(#[from] io::Error),
 }

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 /// The terminal frame of a failed request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorFrame {
+    /// What went wrong, for the caller to read (`{"error": ...}` over HTTP).
     pub message: String,
+    /// The machine-readable [`ErrorCode`] (`bad_request`, `busy`, ...); `None` from peers that send
+    /// none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// Seconds after which a retry may succeed (overload, rate limits).
@@ -16,6 +19,7 @@ pub struct ErrorFrame {
 }
 
 impl ErrorFrame {
+    /// An error frame with `code` and `message`, and no retry hint.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ErrorFrame {
             message: message.into(),
@@ -24,6 +28,7 @@ impl ErrorFrame {
         }
     }
 
+    /// Adds the retry hint: `seconds` after which a retry may succeed.
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
@@ -117,6 +122,7 @@ impl From<&crate::inputs::InputError> for ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as it travels in the frame's `code` field: `bad_request`, `too_large`, ...
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadRequest => "bad_request",
@@ -137,6 +143,7 @@ impl ErrorCode {
         }
     }
 
+    /// The code named by its wire string; `None` for a code this build does not know.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "bad_request" => ErrorCode::BadRequest,

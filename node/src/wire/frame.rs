@@ -19,6 +19,7 @@ pub enum Request {
     Health {},
     /// One session record (the body of `GET /sessions/{id}`); only its owner sees it.
     Session {
+        /// The id of the session to show.
         session_id: String,
         /// A signed GET forwarded by a gateway (WIRE.md §2.5): its signer is the caller.
         #[serde(flatten)]
@@ -26,14 +27,18 @@ pub enum Request {
     },
     /// The caller's own sessions, newest first (the body of `GET /sessions`).
     Sessions {
+        /// Most sessions to list; absent or larger means 100.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<usize>,
+        /// The envelope of a signed GET forwarded by a gateway: its signer is the caller.
         #[serde(flatten)]
         signed: SignedFields,
     },
     /// Cancels the caller's running turn of a session.
     Cancel {
+        /// The id of the session whose running turn to cancel.
         session_id: String,
+        /// The envelope of a signed request forwarded by a gateway: its signer is the caller.
         #[serde(flatten)]
         signed: SignedFields,
     },
@@ -44,15 +49,19 @@ pub enum Request {
 /// gateway cannot act for a caller whose key it does not hold. All empty when unsigned.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SignedFields {
+    /// The signed JSON: the GET's `method` and `path`, with its `timestamp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
+    /// The signer's address, `0x` form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// The signer's signature over the canonical JSON of `payload`, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
 
 impl SignedFields {
+    /// Whether any envelope field is present; a request with one must verify as signed.
     pub fn is_signed(&self) -> bool {
         self.payload.is_some() || self.from.is_some() || self.signature.is_some()
     }
@@ -122,6 +131,7 @@ impl Request {
 /// signed envelope form (`payload`, `from`, `signature`, WIRE.md §2.1), whose payload holds them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InputRequest {
+    /// The text to run the agent on; required, here or in the signed payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The `session` object of a previous OUTPUT, to continue that conversation.
@@ -144,10 +154,13 @@ pub struct InputRequest {
     /// Keep running when the caller disconnects; the result is fetched later by session id.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub detached: bool,
+    /// The signed payload holding the request's fields; its copies win over the plain ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
+    /// The signer's address, `0x` form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// The signer's signature over the canonical JSON of `payload`, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
@@ -164,6 +177,7 @@ where
 /// A file attached to an input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileInput {
+    /// The client's file name; it is made safe before the file is saved.
     pub name: String,
     /// A data URL (`data:<mime>;base64,...`).
     pub data: String,
@@ -174,13 +188,19 @@ pub struct FileInput {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
     /// `{"type":"STREAM","content"}`: a chunk of the result as the agent produces it.
-    Stream { content: String },
+    Stream {
+        /// The chunk's text.
+        content: String,
+    },
     /// Any other agent event (`thinking`, `tool_call`, `tool_result`, ...): a JSON object
     /// whose `type` names it.
     Event(Map<String, Value>),
     /// `{"type":"detached","session_id"}`: a detached INPUT was admitted and runs under this
     /// session id; its caller may go (the result stays fetchable).
-    Detached { session_id: String },
+    Detached {
+        /// The id the run is recorded under; the result is fetched with it.
+        session_id: String,
+    },
     /// `{"type":"OUTPUT",...}`: the result of an INPUT.
     Output(OutputFrame),
     /// `{"type":"ERROR","message","code"?}`.
@@ -275,8 +295,11 @@ fn tagged<T: Serialize>(kind: &str, body: &T) -> Value {
 /// The terminal frame of a successful INPUT.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputFrame {
+    /// The agent's answer.
     pub result: String,
+    /// The session this turn belongs to, new or continued.
     pub session_id: String,
+    /// How long the run took, in milliseconds.
     pub duration_ms: u64,
     /// The updated session object; pass it back in the next INPUT to continue.
     pub session: Value,

@@ -14,7 +14,5 @@ mod protocol;
 pub use codec::{read_frame, write_frame, FrameError};
 pub use error::{ErrorCode, ErrorFrame};
 pub use frame::{FileInput, Frame, InputRequest, OutputFrame, Request, SignedFields};
-pub use protocol::{
-    oip_descriptor, AGENT_PROTOCOL, DEFAULT_MAX_FRAME_BYTES, IDENTIFY_PROTOCOL_VERSION,
-    OPEN_STREAM_TIMEOUT, REQUEST_READ_TIMEOUT,
-};
+pub use protocol::{oip_descriptor, AGENT_PROTOCOL, DEFAULT_MAX_FRAME_BYTES};
+pub(crate) use protocol::{IDENTIFY_PROTOCOL_VERSION, OPEN_STREAM_TIMEOUT, REQUEST_READ_TIMEOUT};

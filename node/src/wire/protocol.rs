@@ -12,18 +12,18 @@ pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long a peer may take to send its request frame after opening a stream.
 /// A stream that says nothing is reset so it cannot pin a handler forever.
-pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bound on opening a stream: negotiation can stall on a congested or half-dead connection
 /// (libp2p-stream's `open_stream` was known to hang under load, rust-libp2p #6157).
-pub const OPEN_STREAM_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const OPEN_STREAM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The identify protocol version we announce.
-pub const IDENTIFY_PROTOCOL_VERSION: &str = "/agenthost/1.0.0";
+pub(crate) const IDENTIFY_PROTOCOL_VERSION: &str = "/agenthost/1.0.0";
 
 /// The version of ConnectOnion's WebSocket protocol ("OIP") the gateway speaks: its CONNECT,
 /// SEAL and INPUT frames, as ConnectOnion 1.9.2's host answers them.
-pub const OIP_VERSION: &str = "0.1";
+pub(super) const OIP_VERSION: &str = "0.1";
 
 /// ConnectOnion's protocol descriptor, as its host puts it in `GET /info` and `CONNECTED`
 /// (`network/host/protocol.py`): its clients read `websocket_path` from it.

@@ -35,7 +35,7 @@ pub(crate) struct WorkerPool {
 }
 
 impl WorkerPool {
-    pub fn new(limits: WorkerLimits) -> Self {
+    pub(crate) fn new(limits: WorkerLimits) -> Self {
         let limits = WorkerLimits {
             workers: limits.workers.max(1),
             queue: limits.queue,
@@ -47,16 +47,16 @@ impl WorkerPool {
         }
     }
 
-    pub fn limits(&self) -> WorkerLimits {
+    pub(crate) fn limits(&self) -> WorkerLimits {
         self.limits
     }
 
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.admitted.load(Ordering::Acquire)
     }
 
     /// A place among the admitted runs, or `None` when workers and queue are full.
-    pub fn try_admit(&self) -> Option<Admission> {
+    pub(crate) fn try_admit(&self) -> Option<Admission> {
         let capacity = self.limits.workers + self.limits.queue;
         self.admitted
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -78,7 +78,7 @@ pub(crate) struct Admission {
 
 impl Admission {
     /// Waits in the queue for a worker. `None` if the pool is closed.
-    pub async fn worker(&self) -> Option<OwnedSemaphorePermit> {
+    pub(crate) async fn worker(&self) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.workers).acquire_owned().await.ok()
     }
 }

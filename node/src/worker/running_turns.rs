@@ -49,7 +49,7 @@ pub(crate) struct TurnClaim<'a> {
 
 impl<'a> TurnClaim<'a> {
     /// Claims `session_id`; `None` when that session already runs a turn.
-    pub fn new(
+    pub(crate) fn new(
         running: &'a RunningTurns,
         session_id: &str,
         cancel: CancellationToken,
@@ -64,12 +64,12 @@ impl<'a> TurnClaim<'a> {
     }
 
     /// Fires on CANCEL (or the caller leaving a turn that is not detached).
-    pub fn cancel(&self) -> &CancellationToken {
+    pub(crate) fn cancel(&self) -> &CancellationToken {
         &self.cancel
     }
 
     /// Fires on shutdown or reload after the grace period.
-    pub fn interrupt(&self) -> &CancellationToken {
+    pub(crate) fn interrupt(&self) -> &CancellationToken {
         &self.interrupt
     }
 }
@@ -83,7 +83,9 @@ impl Drop for TurnClaim<'_> {
 /// What a retirement did: turns that finished within the grace period and turns interrupted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RetireReport {
+    /// Turns that ended by themselves within the grace period.
     pub finished: usize,
+    /// Turns still running when the grace period ran out, and so interrupted.
     pub interrupted: usize,
 }
 
@@ -94,7 +96,11 @@ impl RunningTurns {
 
     /// Registers a turn of `session_id`; `None` when that session already runs one. Returns
     /// the turn's interrupt token.
-    pub fn claim(&self, session_id: &str, cancel: CancellationToken) -> Option<CancellationToken> {
+    pub(crate) fn claim(
+        &self,
+        session_id: &str,
+        cancel: CancellationToken,
+    ) -> Option<CancellationToken> {
         let mut turns = self.turns();
         if turns.contains_key(session_id) {
             return None;
@@ -111,13 +117,13 @@ impl RunningTurns {
         Some(interrupt)
     }
 
-    pub fn release(&self, session_id: &str) {
+    pub(crate) fn release(&self, session_id: &str) {
         self.turns().remove(session_id);
         self.left.notify_waiters();
     }
 
     /// Cancels the running turn of `session_id`; false when none runs.
-    pub fn cancel(&self, session_id: &str) -> bool {
+    pub(crate) fn cancel(&self, session_id: &str) -> bool {
         match self.turns().get(session_id) {
             Some(entry) => {
                 entry.cancel.cancel();
@@ -128,11 +134,11 @@ impl RunningTurns {
     }
 
     /// No new turns from now on (shutdown).
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closing.store(true, Ordering::Release);
     }
 
-    pub fn is_closing(&self) -> bool {
+    pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
     }
 
@@ -145,13 +151,13 @@ impl RunningTurns {
 
     /// Marks the turns running now as the ones to retire (turns claimed later are not) and
     /// returns their generation for [`RunningTurns::retire`].
-    pub fn mark_for_retirement(&self) -> u64 {
+    pub(crate) fn mark_for_retirement(&self) -> u64 {
         self.generation.fetch_add(1, Ordering::AcqRel)
     }
 
     /// Waits up to `grace` for the turns of `generation` or older to end, interrupts those
     /// still running, and waits (briefly) for them to record themselves.
-    pub async fn retire(&self, generation: u64, grace: Duration) -> RetireReport {
+    pub(crate) async fn retire(&self, generation: u64, grace: Duration) -> RetireReport {
         let before = self.count_up_to(generation);
         let deadline = tokio::time::Instant::now() + grace;
         let remaining = self.wait_until_gone(generation, deadline).await;
