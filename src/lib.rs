@@ -17,6 +17,12 @@
 
 #![warn(missing_docs)]
 
+// README's Rust blocks are compiled as doc tests, so the README cannot show code that does not
+// build.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod connect;
 mod host;
 mod logging;

@@ -1,7 +1,7 @@
 //! agenthost-gateway: the HTTP and WebSocket side of an agent (WIRE.md §3–4).
 //!
 //! A [`Gateway`] (`server.rs`) is an axum router over an
-//! [`AgentService`](agenthost_node::AgentService): the in-process dispatcher of a local agent
+//! [`AgentService`]: the in-process dispatcher of a local agent
 //! (embedded, routes at `/`), or any agent on the network reached over libp2p (standalone,
 //! routes under `/agents/{address}/`; `remote.rs`, `target.rs` with its allow/deny lists).
 //! Every route becomes one agent request:

@@ -75,7 +75,7 @@ pub struct HostProcess {
     child: Child,
     pub address: String,
     pub peer_id: String,
-    /// Full listen multiaddrs from the banner (ending in /p2p/<PeerId>).
+    /// Full listen multiaddrs from the banner (ending in `/p2p/<PeerId>`).
     pub listen: Vec<String>,
     /// The HTTP gateway's base URL from the banner (`http://127.0.0.1:PORT`), if serving HTTP.
     pub http: Option<String>,

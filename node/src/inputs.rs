@@ -11,8 +11,8 @@
 //! `max_files_per_request` (default 10) settings) are enforced by [`check_limits`] **before
 //! anything is decoded**: counts first, then each item's decoded size, computed from the length
 //! of its base64 (or percent-encoded) payload. A request over a limit is refused with
-//! [`InputError::TooManyFiles`] or [`InputError::FileTooLarge`] (HTTP 413, see
-//! [`InputError::status`]) without decoding a byte of it. [`InputLimits::max_request_bytes`]
+//! [`InputError::TooManyFiles`] or [`InputError::FileTooLarge`] (code `too_large`, which the
+//! gateway answers with HTTP 413) without decoding a byte of it. [`InputLimits::max_request_bytes`]
 //! gives the body limit an HTTP layer can apply before even parsing the JSON.
 //!
 //! Layout of this module:
@@ -109,7 +109,8 @@ impl InputLimits {
 }
 
 /// Why a request's attachments were refused. `Display` is a message suitable for the client's
-/// `{"error": ...}`; [`status`](InputError::status) is the HTTP status to answer with.
+/// `{"error": ...}`; `ErrorCode::from(&InputError)` is its code, which the gateway maps to
+/// an HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// More `files` (or more `images`) than `max_files_per_request`. `field` is `"files"` or

@@ -17,6 +17,7 @@ use agenthost_node::trust::{
     CallerFacts, Gatekeeper, PolicyJudge, RateLimit, Refusal, RefusalKind, Transport, Trust,
     TrustConfig, TrustError, TrustPolicy, Verdict,
 };
+use agenthost_node::ErrorCode;
 use serde_json::Value;
 
 /// How soon a list file edit must be in force in a running gatekeeper.
@@ -248,7 +249,7 @@ async fn blacklist_refusal_reads_as_the_wire_message() {
         .await
         .unwrap_err();
     assert_eq!(refusal.to_string(), "forbidden: blacklisted");
-    assert_eq!(refusal.kind.http_status(), 403);
+    assert_eq!(ErrorCode::from(refusal.kind), ErrorCode::Forbidden);
     assert!(gatekeeper.is_blacklisted(&addr(BLACK_IN_CODE)));
     assert!(!gatekeeper.is_blacklisted(&addr(PEER)));
 }
@@ -266,7 +267,7 @@ fn refusal_display_uses_the_wire_kinds() {
     let limited = Refusal::rate_limited(0);
     assert_eq!(limited.retry_after_secs, Some(1));
     assert!(limited.to_string().starts_with("rate limited: "));
-    assert_eq!(limited.kind.http_status(), 429);
+    assert_eq!(ErrorCode::from(limited.kind), ErrorCode::RateLimited);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ pub struct RelayArgs {
     #[arg(long = "announce", value_name = "MULTIADDR")]
     pub announce: Vec<Multiaddr>,
     /// Another relay to join in the Kademlia DHT (repeatable; full multiaddr ending in
-    /// /p2p/<relay>), so agents reserved there are found here and the other way round.
+    /// /p2p/RELAY_PEER_ID), so agents reserved there are found here and the other way round.
     #[arg(long = "peer", value_name = "MULTIADDR")]
     pub peer: Vec<Multiaddr>,
     /// The relay's identity key file (created if missing).

@@ -20,6 +20,25 @@ use crate::{events::Context, inputs::SavedFile};
 /// `Clone` is the per-request copy: every request runs on a fresh clone of the agent as it was
 /// handed to the host, so concurrent requests share nothing unless the author puts state behind
 /// an `Arc` on purpose.
+///
+/// ```
+/// use agenthost_node::{Agent, AgentError, AgentInfo, Context, Input, Output};
+///
+/// /// Streams a word, then answers with the prompt.
+/// #[derive(Clone)]
+/// struct Echo;
+///
+/// impl Agent for Echo {
+///     async fn input(&mut self, input: Input, cx: &Context) -> Result<Output, AgentError> {
+///         cx.stream("echo: ").await;
+///         Ok(input.prompt.into())
+///     }
+///
+///     fn info(&self) -> AgentInfo {
+///         AgentInfo::new("echo").description("repeats what it is told")
+///     }
+/// }
+/// ```
 pub trait Agent: Clone + Send + Sync + 'static {
     /// Handles one input. Stream chunks and events through `cx` as they happen; the returned
     /// [`Output`] is the result of the turn.

@@ -18,7 +18,7 @@ use crate::{
     events::Session,
     inputs::{self, InputError},
     store::{TurnOutcome, TurnRecord},
-    trust::{Refusal, RefusalKind},
+    trust::Refusal,
     wire::{ErrorCode, ErrorFrame, Frame, InputRequest},
     worker::{execute, Turn, TurnClaim},
 };
@@ -184,11 +184,7 @@ fn store_down(e: crate::store::StoreError) -> ErrorFrame {
 }
 
 pub(crate) fn refusal_frame(caller: &Caller, refusal: Refusal) -> ErrorFrame {
-    let code = match refusal.kind {
-        RefusalKind::Unauthorized => ErrorCode::Unauthorized,
-        RefusalKind::Forbidden => ErrorCode::Forbidden,
-        RefusalKind::RateLimited => ErrorCode::RateLimited,
-    };
+    let code = ErrorCode::from(refusal.kind);
     tracing::info!(%caller, reason = %refusal, "refused");
     let frame = ErrorFrame::new(code, refusal.to_string());
     match refusal.retry_after_secs {

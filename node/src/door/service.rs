@@ -26,7 +26,29 @@ pub enum Opening {
     },
 }
 
-/// Answers requests with streamed replies.
+/// Answers requests with streamed replies: what the P2P server and the gateway are written
+/// against, whether the agent runs in this process ([`Dispatcher`](crate::Dispatcher)) or
+/// elsewhere.
+///
+/// ```
+/// use agenthost_node::{AgentService, Caller, ErrorCode, Reply, Request};
+///
+/// /// Stands in for an agent that is down: every request is refused, and says why.
+/// struct Maintenance;
+///
+/// impl AgentService for Maintenance {
+///     fn call(&self, _request: Request, _caller: Caller) -> Reply {
+///         Reply::error(ErrorCode::Unavailable, "down for maintenance")
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let reply = Maintenance.call(Request::input("hello"), Caller::in_process());
+/// let refused = reply.output().await.unwrap_err();
+/// assert_eq!(refused.error_code(), Some(ErrorCode::Unavailable));
+/// # }
+/// ```
 pub trait AgentService: Send + Sync + 'static {
     /// Starts handling `request` from `caller`. Never blocks: admission, queueing and the run
     /// happen behind the returned [`Reply`]; dropping it cancels the request.

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::door::SharedAddrs;
 
-/// A cheap, cloneable handle to a running [`Node`]. The node stops when every handle and the
+/// A cheap, cloneable handle to a running [`Node`](super::Node). The node stops when every handle and the
 /// node itself are dropped.
 #[derive(Clone)]
 pub struct NodeHandle {

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-/// The class of a refusal; each maps to one HTTP status and one wire message prefix.
+/// The class of a refusal; each has one [`ErrorCode`](crate::ErrorCode) and one wire message
+/// prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RefusalKind {
     /// An identity is required and the caller has none (HTTP 401).
@@ -16,15 +17,6 @@ pub enum RefusalKind {
 }
 
 impl RefusalKind {
-    /// The HTTP status a gateway answers with.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            RefusalKind::Unauthorized => 401,
-            RefusalKind::Forbidden => 403,
-            RefusalKind::RateLimited => 429,
-        }
-    }
-
     /// The message prefix: `unauthorized`, `forbidden` or `rate limited`.
     pub fn as_str(&self) -> &'static str {
         match self {

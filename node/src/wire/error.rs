@@ -103,6 +103,18 @@ impl From<&agenthost_identity::EnvelopeError> for ErrorCode {
     }
 }
 
+/// The code of a caller refused by trust: each kind of refusal has its own.
+impl From<crate::trust::RefusalKind> for ErrorCode {
+    fn from(kind: crate::trust::RefusalKind) -> Self {
+        use crate::trust::RefusalKind;
+        match kind {
+            RefusalKind::Unauthorized => ErrorCode::Unauthorized,
+            RefusalKind::Forbidden => ErrorCode::Forbidden,
+            RefusalKind::RateLimited => ErrorCode::RateLimited,
+        }
+    }
+}
+
 /// The code of an attachment refused by the input limits: too many or too large is
 /// `too_large`, a malformed one `bad_request`, a failure to store it `internal`.
 impl From<&crate::inputs::InputError> for ErrorCode {
