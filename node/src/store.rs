@@ -8,7 +8,8 @@
 //! - `store/error.rs`: [`StoreError`] and [`BeginError`].
 //! - `store/sql.rs`: the schema, every SQL statement, connection setup (WAL,
 //!   `synchronous=NORMAL`), row decoding; a unit test checks every statement uses an index.
-//! - `store/writer.rs`: the single writer thread and its group commit.
+//! - `store/writer.rs`: the single writer thread and its group commit;
+//!   `store/job.rs`: the jobs it commits (begin, finish, replay check, sweep) and their answers.
 //! - `store/checkpoint.rs`: the thread that copies the WAL into the database file, so no
 //!   write waits for a checkpoint.
 //! - `store/reader.rs`: the pool of read-only connections used on cache misses and listing.
@@ -16,6 +17,8 @@
 //! - `store/replay.rs`: [`SqliteReplayLedger`], `agenthost_identity::ReplayLedger` on the
 //!   same database.
 //! - `store/spent.rs`: the replay ledger's index in memory, rebuilt from the log at open.
+//! - `store/sweeper.rs`: expired records and replay entries deleted in small batches, by a
+//!   task that keeps sweeping through failures and says so loudly when they repeat.
 //! - `store/stats.rs`: [`StoreStats`], counters of writes, commits, reads and cache hits
 //!   with the time spent inside SQLite (for metrics and the `store_bench` example).
 //!
@@ -46,12 +49,14 @@
 mod cache;
 mod checkpoint;
 mod error;
+mod job;
 mod reader;
 mod record;
 mod replay;
 mod spent;
 mod sql;
 mod stats;
+mod sweeper;
 mod turn;
 mod writer;
 
@@ -63,8 +68,8 @@ pub(crate) use turn::{TurnOutcome, TurnRecord};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{RecvTimeoutError, Sender, SyncSender};
-use std::sync::{Arc, Weak};
+use std::sync::mpsc::{Sender, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -73,19 +78,10 @@ use serde_json::Value;
 use tracing::{debug, warn};
 
 use crate::store::cache::RecordCache;
+use crate::store::job::{Job, NewSession};
 use crate::store::reader::{ReadPool, READERS};
 use crate::store::sql::RawRecord;
 use crate::store::stats::Counters;
-use crate::store::writer::{Job, NewSession};
-
-/// Rows deleted per sweeping transaction, so a large sweep never holds up other writes.
-const SWEEP_BATCH: usize = 1000;
-
-/// How long a blocking call ([`SessionStore::sweep_expired`]) waits for the writer.
-const SWEEP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Consecutive failed sweeps after which the sweeper's warnings say it keeps failing.
-const SWEEP_FAILURES_LOUD: u32 = 3;
 
 /// Unix time in seconds.
 pub(crate) fn unix_now() -> f64 {
@@ -505,83 +501,6 @@ impl SessionStore {
                 Ok(out)
             })
             .await
-    }
-
-    /// Deletes expired non-running records and expired replay entries, in batches of
-    /// 1,000 rows per transaction; returns how many rows went. Blocks the calling
-    /// thread (from async code, call it through `spawn_blocking`, as the sweeper does).
-    pub fn sweep_expired(&self) -> Result<usize, StoreError> {
-        let mut total = 0;
-        loop {
-            let (job, rx) = Job::sweep(SWEEP_BATCH);
-            self.send(job)?;
-            let (sessions, replay) = match rx.recv_timeout(SWEEP_TIMEOUT) {
-                Ok(res) => res?,
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(StoreError::WriterTimeout(SWEEP_TIMEOUT))
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(StoreError::WriterGone("it stopped before answering"))
-                }
-            };
-            total += sessions + replay;
-            if sessions < SWEEP_BATCH && replay < SWEEP_BATCH {
-                break;
-            }
-        }
-        if total > 0 {
-            debug!(rows = total, "session store: swept expired rows");
-        }
-        Ok(total)
-    }
-
-    /// Runs [`Self::sweep_expired`] every `every` (at least 10 ms) on the current tokio
-    /// runtime (call it from within one). Failures are logged as warnings, more loudly when
-    /// they repeat, and sweeping goes on. The task ends when the store is dropped.
-    pub fn spawn_sweeper(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let every = every.max(Duration::from_millis(10));
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // The first tick is immediate; the store was just opened.
-            ticks.tick().await;
-            let mut failures: u32 = 0;
-            loop {
-                ticks.tick().await;
-                let Some(inner) = weak.upgrade() else {
-                    debug!("session store dropped; sweeper stops");
-                    return;
-                };
-                let store = SessionStore { inner };
-                let outcome = tokio::task::spawn_blocking(move || store.sweep_expired()).await;
-                let err = match outcome {
-                    Ok(Ok(_)) => {
-                        if failures > 0 {
-                            warn!(
-                                failures,
-                                "session store: sweeping works again after failing"
-                            );
-                        }
-                        failures = 0;
-                        continue;
-                    }
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => format!("sweep task failed: {e}"),
-                };
-                failures = failures.saturating_add(1);
-                if failures >= SWEEP_FAILURES_LOUD {
-                    warn!(
-                        failures,
-                        error = %err,
-                        "session store: SWEEPING KEEPS FAILING ({failures} times in a row); \
-                         expired results are piling up in the database"
-                    );
-                } else {
-                    warn!(failures, error = %err, "session store: sweeping expired records failed");
-                }
-            }
-        })
     }
 
     /// Runs SQLite's `PRAGMA integrity_check` on its own connection; `"ok"` when the

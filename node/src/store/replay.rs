@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use agenthost_identity::{LedgerError, ReplayLedger};
 
-use crate::store::writer::Job;
+use crate::store::job::Job;
 use crate::store::SessionStore;
 
 /// How long a check waits for the writer before failing closed.
