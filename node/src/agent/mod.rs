@@ -1,6 +1,6 @@
 //! The agent API: the [`Agent`] trait an author implements, what it receives ([`Input`]),
 //! returns ([`Output`], [`AgentError`]) and describes ([`AgentInfo`]), and [`agent_fn`] for
-//! closures. Two agents come with the host: [`CommandAgent`] (`command.rs`: any executable, one
+//! closures. Two agents come with the host: [`CommandAgent`] (`command/`: any executable, one
 //! process per request) and [`DemoAgent`] (`demo.rs`: the echo of `agenthost host --demo`).
 
 mod command;
