@@ -1,7 +1,7 @@
 //! agenthost-node: the libp2p peer that hosts an agent, and the client that calls one.
 //!
 //! The folders, in the order a request travels through them:
-//! - `client.rs`: [`Client`] dials an agent by its address (given addresses, mDNS, the relays'
+//! - `client/`: [`Client`] dials an agent by its address (given addresses, mDNS, the relays'
 //!   directories, then their DHT) and sends it requests ([`AgentConnection`]);
 //! - `transport/`: the one task owning the libp2p swarm (TCP+QUIC, Noise, Yamux, identify,
 //!   ping, mDNS, relay client, DCUtR, AutoNAT, Kademlia), its [`NodeHandle`], relay
@@ -23,7 +23,7 @@
 #![warn(missing_docs)]
 
 mod agent;
-pub mod client;
+mod client;
 mod door;
 mod events;
 pub mod inputs;
