@@ -50,8 +50,8 @@ pub use stream::{
     StreamPath,
 };
 pub use transport::{
-    FoundRelay, Node, NodeConfig, NodeError, NodeHandle, PeerRecordAddrs, Reachability, RelayState,
-    RelayStatus, SharedRelayStatus, Verdict, KAD_PROTOCOL,
+    FoundRelay, NatStatus, Node, NodeConfig, NodeError, NodeHandle, PeerRecordAddrs, Reachability,
+    RelayState, RelayStatus, SharedRelayStatus, KAD_PROTOCOL,
 };
 pub use worker::{RetireReport, WorkerLimits};
 

@@ -9,8 +9,8 @@
 //!   `POST {base_url}/chat/completions` per call with `temperature: 0`,
 //!   bearer auth when a key is set, a bounded response body (1 MiB by
 //!   default) and the answer taken from `choices[0].message.content`.
-//! - [`judge`] — [`PolicyJudge`], [`Verdict`] and [`LlmJudge`]: builds the
-//!   gatekeeper prompt from the operator's policy and the facts about the
+//! - [`judge`] — [`LlmJudge`], trust's [`PolicyJudge`](crate::trust::PolicyJudge) as an LLM:
+//!   builds the gatekeeper prompt from the operator's policy and the facts about the
 //!   caller (never the caller's prompt), and parses the model's
 //!   `{"decision":"allow"|"deny","reason":"..."}` answer strictly. Every
 //!   failure (transport, HTTP status, unparseable or ambiguous answer) is an
@@ -22,4 +22,4 @@ pub mod judge;
 
 pub use client::{ChatMessage, LlmClient, LlmError, DEFAULT_MAX_RESPONSE_BYTES};
 pub use config::{LlmConfig, DEFAULT_MODEL, DEFAULT_TIMEOUT};
-pub use judge::{judge_messages, parse_verdict, LlmJudge, PolicyJudge, Verdict, SYSTEM_PROMPT};
+pub use judge::{judge_messages, parse_verdict, LlmJudge, SYSTEM_PROMPT};

@@ -18,8 +18,9 @@ use tokio::net::TcpListener;
 
 use agenthost_node::llm::{
     judge_messages, parse_verdict, ChatMessage, LlmClient, LlmConfig, LlmError, LlmJudge,
-    PolicyJudge, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MODEL, DEFAULT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MODEL, DEFAULT_TIMEOUT,
 };
+use agenthost_node::trust::PolicyJudge;
 
 const MODEL: &str = "test-model";
 const KEY: &str = "sk-test-123";

@@ -1,6 +1,6 @@
 //! The start-up banner: one `key: value` line per fact, so people and scripts can read it.
 
-use agenthost_node::Verdict;
+use agenthost_node::NatStatus;
 
 use super::RunningHost;
 
@@ -34,8 +34,8 @@ impl RunningHost {
             ));
         }
         let reach = self.node.handle().reachability();
-        let how = match reach.verdict() {
-            Verdict::Public => format!(
+        let how = match reach.status() {
+            NatStatus::Public => format!(
                 "public (AutoNAT reached {})",
                 reach
                     .confirmed
@@ -44,13 +44,13 @@ impl RunningHost {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Verdict::Private => {
+            NatStatus::Private => {
                 "private (AutoNAT reached no address; callers come through relays)".into()
             }
-            Verdict::Unknown if self.node.handle().relay_status().is_empty() => {
+            NatStatus::Unknown if self.node.handle().relay_status().is_empty() => {
                 "unknown (no relay to ask: reachable on this network; add --relay to be reachable from anywhere)".into()
             }
-            Verdict::Unknown => "unknown (AutoNAT has not answered yet; changes are logged)".into(),
+            NatStatus::Unknown => "unknown (AutoNAT has not answered yet; changes are logged)".into(),
         };
         lines.push(format!("reachability: {how}"));
         if let Some(url) = self.http_url() {

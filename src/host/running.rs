@@ -8,7 +8,7 @@ use std::{
 };
 
 use agenthost_identity::AgentKey;
-use agenthost_node::{AgentService, Multiaddr, Node, PeerId, Verdict, WorkerLimits};
+use agenthost_node::{AgentService, Multiaddr, NatStatus, Node, PeerId, WorkerLimits};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -104,7 +104,7 @@ impl RunningHost {
                         | agenthost_node::RelayState::Retrying { .. }
                 )
             });
-            if relays_settled && handle.reachability().verdict() != Verdict::Unknown {
+            if relays_settled && handle.reachability().status() != NatStatus::Unknown {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -9,7 +9,7 @@ use crate::llm::client::{clean_snippet, ChatMessage, LlmClient, LlmError};
 use crate::llm::config::LlmConfig;
 
 // The trait and its verdict belong to trust, which asks; this module only answers.
-pub use crate::trust::{PolicyJudge, Verdict};
+use crate::trust::{PolicyJudge, Verdict};
 
 /// Instructions given to the model as the system message.
 pub const SYSTEM_PROMPT: &str = "\

@@ -28,5 +28,5 @@ pub use dht::{FoundRelay, KAD_PROTOCOL};
 pub use directory::PeerRecordAddrs;
 pub use handle::NodeHandle;
 pub use node::Node;
-pub use reachability::{Reachability, Verdict};
+pub use reachability::{NatStatus, Reachability};
 pub use reservations::{RelayState, RelayStatus, SharedRelayStatus};

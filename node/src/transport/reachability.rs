@@ -1,5 +1,5 @@
 //! [`Reachability`]: whether this node's own addresses can be dialed from outside, as the
-//! AutoNAT v2 servers (the relays) found by dialing them back, and its [`Verdict`].
+//! AutoNAT v2 servers (the relays) found by dialing them back, and its [`NatStatus`].
 
 use libp2p::Multiaddr;
 
@@ -15,7 +15,7 @@ pub struct Reachability {
 
 /// What [`Reachability`] amounts to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum NatStatus {
     /// Some address was reached from outside.
     Public,
     /// Tried, none reached: callers come through relays.
@@ -24,12 +24,12 @@ pub enum Verdict {
     Unknown,
 }
 
-impl std::fmt::Display for Verdict {
+impl std::fmt::Display for NatStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Verdict::Public => "public",
-            Verdict::Private => "private",
-            Verdict::Unknown => "unknown",
+            NatStatus::Public => "public",
+            NatStatus::Private => "private",
+            NatStatus::Unknown => "unknown",
         })
     }
 }
@@ -37,13 +37,13 @@ impl std::fmt::Display for Verdict {
 impl Reachability {
     /// `Public` once any address was reached, `Private` once some were tried and none reached,
     /// `Unknown` before any answer.
-    pub fn verdict(&self) -> Verdict {
+    pub fn status(&self) -> NatStatus {
         if !self.confirmed.is_empty() {
-            Verdict::Public
+            NatStatus::Public
         } else if !self.refuted.is_empty() {
-            Verdict::Private
+            NatStatus::Private
         } else {
-            Verdict::Unknown
+            NatStatus::Unknown
         }
     }
 }
@@ -52,7 +52,7 @@ impl Reachability {
     /// Takes one AutoNAT v2 result for `tested`: confirmed or refuted, logged when the
     /// verdict changes.
     pub(super) fn record(&mut self, tested: Multiaddr, reached: bool) {
-        let before = self.verdict();
+        let before = self.status();
         if reached {
             self.refuted.retain(|a| a != &tested);
             if !self.confirmed.contains(&tested) {
@@ -64,8 +64,8 @@ impl Reachability {
                 self.refuted.push(tested);
             }
         }
-        if self.verdict() != before {
-            tracing::info!(reachability = %self.verdict(), confirmed = ?self.confirmed, "reachability changed (AutoNAT)");
+        if self.status() != before {
+            tracing::info!(reachability = %self.status(), confirmed = ?self.confirmed, "reachability changed (AutoNAT)");
         }
     }
 }
