@@ -30,13 +30,10 @@ mod reload;
 pub mod settings;
 
 pub use connect::{connect, connect_with};
-pub use host::{
-    host, shutdown_signal, Host, RunningHost, DEFAULT_DATA_DIR, DEFAULT_HTTP_PORT,
-    DEFAULT_RESULT_TTL,
-};
+pub use host::{host, shutdown_signal, Host, RunningHost};
 
 pub use logging::{init_logging, SERVICE_LOG_FILTER};
-pub use settings::{LogFormat, Settings};
+pub use settings::{LogFormat, Settings, DEFAULT_DATA_DIR, DEFAULT_HTTP_PORT, DEFAULT_RESULT_TTL};
 
 pub use agenthost_gateway as gateway;
 

@@ -48,6 +48,7 @@
 
 mod cache;
 mod checkpoint;
+mod clock;
 mod error;
 mod job;
 mod reader;
@@ -78,18 +79,11 @@ use serde_json::Value;
 use tracing::{debug, warn};
 
 use crate::store::cache::RecordCache;
+use crate::store::clock::unix_now;
 use crate::store::job::{Job, NewSession};
 use crate::store::reader::{ReadPool, READERS};
 use crate::store::sql::RawRecord;
 use crate::store::stats::Counters;
-
-/// Unix time in seconds.
-pub(crate) fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
 
 /// The session store. Cheap to clone (all clones share one database, writer and cache);
 /// `Send + Sync`. The writer thread stops, after committing what is queued, when the last

@@ -75,15 +75,6 @@ pub struct Host<A: Agent> {
     server: ServerConfig,
 }
 
-/// The HTTP port of a hosted agent unless told otherwise.
-pub const DEFAULT_HTTP_PORT: u16 = 8000;
-
-/// Where everything an agent keeps lives, unless [`Host::data_dir`] says otherwise.
-pub const DEFAULT_DATA_DIR: &str = ".agenthost";
-
-/// How long results stay fetchable by default: 24 hours.
-pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-
 /// How long a policy decision about one caller is reused unless told otherwise.
 const DEFAULT_POLICY_CACHE_TTL: Duration = Duration::from_secs(600);
 

@@ -28,8 +28,6 @@ use std::{
 use agenthost_identity::Address;
 use agenthost_node::{trust::Trust, Multiaddr};
 
-use crate::{DEFAULT_DATA_DIR, DEFAULT_HTTP_PORT, DEFAULT_RESULT_TTL};
-
 mod display;
 mod parse;
 mod source;
@@ -43,6 +41,16 @@ pub const CONFIG_FILE: &str = "agenthost.toml";
 
 /// Names the configuration file instead of `./agenthost.toml` (as `--config` does).
 pub const CONFIG_ENV: &str = "AGENTHOST_CONFIG";
+
+/// The HTTP port of a hosted agent unless told otherwise.
+pub const DEFAULT_HTTP_PORT: u16 = 8000;
+
+/// Where everything an agent keeps lives, unless [`Host::data_dir`](crate::Host::data_dir)
+/// says otherwise.
+pub const DEFAULT_DATA_DIR: &str = ".agenthost";
+
+/// How long results stay fetchable by default: 24 hours.
+pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How long runs may finish after SIGTERM/SIGINT (or a reload) before they are interrupted.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(30);

@@ -10,11 +10,11 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use crate::store::cache::RecordCache;
+use crate::store::clock::unix_now;
 use crate::store::error::{BeginError, StoreError};
 use crate::store::record::{SessionRecord, SessionStatus};
 use crate::store::spent::SpentSignatures;
 use crate::store::sql::{self, RawRecord};
-use crate::store::unix_now;
 
 /// A committed record and its approximate size, to put in the cache.
 type Committed = (SessionRecord, usize);

@@ -204,7 +204,7 @@ fn set_up_schema(conn: &mut Connection, found: i64) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch(SCHEMA)?;
     if found == 1 {
-        tx.execute(MIGRATE_REPLAY_FROM_V1, [crate::store::unix_now()])?;
+        tx.execute(MIGRATE_REPLAY_FROM_V1, [super::clock::unix_now()])?;
         tx.execute_batch("DROP TABLE replay;")?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -21,13 +21,13 @@ use rusqlite::{params, Connection, TransactionBehavior};
 use tracing::{debug, warn};
 
 use crate::store::cache::RecordCache;
+use crate::store::clock::unix_now;
 use crate::store::error::StoreError;
 use crate::store::job::{Job, ReplayBatch};
 use crate::store::record::SessionStatus;
 use crate::store::spent::SpentSignatures;
 use crate::store::sql;
 use crate::store::stats::Counters;
-use crate::store::unix_now;
 
 /// Most jobs committed in one transaction.
 pub(crate) const MAX_BATCH: usize = 512;

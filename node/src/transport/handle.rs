@@ -17,7 +17,7 @@ use super::{
     config::NodeError,
     dht::FoundRelay,
     directory::PeerRecordAddrs,
-    node::read,
+    lock::read,
     reachability::Reachability,
     reservations::{RelayStatus, SharedRelayStatus},
 };

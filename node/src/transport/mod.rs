@@ -17,6 +17,7 @@ mod config;
 mod dht;
 mod directory;
 mod handle;
+mod lock;
 mod node;
 mod reachability;
 mod reservations;

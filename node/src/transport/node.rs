@@ -21,6 +21,7 @@ use super::{
     dht::DhtLookups,
     directory::Directory,
     handle::NodeHandle,
+    lock::write,
     reachability::Reachability,
     reservations::Reservations,
     task::NodeTask,
@@ -211,12 +212,4 @@ async fn bind_listeners(
         }
     }
     Ok(())
-}
-
-pub(super) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(super) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
 }

@@ -6,7 +6,7 @@ use libp2p::{
     autonat, core::ConnectedPoint, dcutr, identify, mdns, relay, swarm::SwarmEvent, PeerId,
 };
 
-use super::{behaviour::BehaviourEvent, config::NodeError, node::write, task::NodeTask};
+use super::{behaviour::BehaviourEvent, config::NodeError, lock::write, task::NodeTask};
 
 impl NodeTask {
     pub(super) fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
