@@ -72,17 +72,20 @@ async fn admit<A: Agent>(
     } else {
         (request, caller)
     };
+    // The caller as trust sees it: the signer of a signed request, else the transport's.
+    tracing::Span::current().record("caller", tracing::field::display(&caller));
     shared
         .gatekeeper
         .check(&caller.facts())
         .await
-        .map_err(|refusal| refusal_frame(&caller, refusal))?;
+        .map_err(refusal_frame)?;
 
     let prompt = request
         .prompt
         .ok_or_else(|| ErrorFrame::new(ErrorCode::BadRequest, "missing prompt"))?;
     let session = Session::resume(request.session.as_ref())
         .map_err(|e| ErrorFrame::new(ErrorCode::BadRequest, e))?;
+    tracing::Span::current().record("session", tracing::field::display(&session.session_id));
     inputs::check_limits(&request.images, &request.files, &shared.input_limits)
         .and_then(|()| inputs::validate_images(&request.images, &shared.input_limits))
         .map_err(input_error)?;
@@ -96,7 +99,7 @@ async fn admit<A: Agent>(
     }
     let Some(admission) = shared.pool.try_admit() else {
         let limits = shared.pool.limits();
-        tracing::warn!(%caller, workers = limits.workers, queue = limits.queue, "overloaded");
+        tracing::warn!(workers = limits.workers, queue = limits.queue, "overloaded");
         return Err(ErrorFrame::new(
             ErrorCode::Overloaded,
             format!(
@@ -183,9 +186,9 @@ fn store_down(e: crate::store::StoreError) -> ErrorFrame {
     ErrorFrame::new(ErrorCode::Internal, "session store unavailable")
 }
 
-pub(crate) fn refusal_frame(caller: &Caller, refusal: Refusal) -> ErrorFrame {
+pub(crate) fn refusal_frame(refusal: Refusal) -> ErrorFrame {
     let code = ErrorCode::from(refusal.kind);
-    tracing::info!(%caller, reason = %refusal, "refused");
+    tracing::info!(reason = %refusal, "refused");
     let frame = ErrorFrame::new(code, refusal.to_string());
     match refusal.retry_after_secs {
         Some(secs) => frame.with_retry_after(secs),

@@ -15,6 +15,7 @@ use agenthost_identity::Address;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{
     admit::{refusal_frame, run_input},
@@ -252,7 +253,8 @@ impl<A: Agent> AgentService for Dispatcher<A> {
         caller: Caller,
     ) -> BoxFuture<'static, Result<Address, crate::wire::ErrorFrame>> {
         let shared = Arc::clone(&self.shared);
-        Box::pin(async move {
+        let span = tracing::info_span!("request", kind = opening.kind(), caller = %caller);
+        let verify = async move {
             let gatekeeper = &shared.gatekeeper;
             let blacklisted = |a: &Address| gatekeeper.is_blacklisted(a);
             let single_use = opening != Opening::Connect { sealed: true };
@@ -269,10 +271,11 @@ impl<A: Agent> AgentService for Dispatcher<A> {
                 gatekeeper
                     .admits(&caller.facts())
                     .await
-                    .map_err(|refusal| refusal_frame(&caller, refusal))?;
+                    .map_err(refusal_frame)?;
             }
             Ok(signer)
-        })
+        };
+        Box::pin(verify.instrument(span))
     }
 
     fn call(&self, request: Request, caller: Caller) -> Reply {
@@ -280,13 +283,22 @@ impl<A: Agent> AgentService for Dispatcher<A> {
             Request::Input(input) => {
                 let (tx, rx) = mpsc::channel(REPLY_BUFFER_FRAMES);
                 let reply_gone = CancellationToken::new();
-                tokio::spawn(run_input(
+                // One span per request: every line logged on its way names the caller (once
+                // its signature is checked) and the session (once it is known).
+                let span = tracing::info_span!(
+                    "request",
+                    kind = "input",
+                    caller = tracing::field::Empty,
+                    session = tracing::field::Empty,
+                );
+                let run = run_input(
                     Arc::clone(&self.shared),
                     input,
                     caller,
                     tx,
                     reply_gone.clone(),
-                ));
+                );
+                tokio::spawn(run.instrument(span));
                 Reply::new(rx, reply_gone)
             }
             Request::Info {} => Reply::single(Frame::Response(self.info_body())),

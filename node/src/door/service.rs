@@ -26,6 +26,16 @@ pub enum Opening {
     },
 }
 
+impl Opening {
+    /// What is being opened, as the request span's `kind` names it.
+    pub(crate) fn kind(self) -> &'static str {
+        match self {
+            Opening::Seal => "seal",
+            Opening::Connect { .. } => "connect",
+        }
+    }
+}
+
 /// Answers requests with streamed replies: what the P2P server and the gateway are written
 /// against, whether the agent runs in this process ([`Dispatcher`](crate::Dispatcher)) or
 /// elsewhere.

@@ -96,7 +96,7 @@ pub(crate) async fn execute<A: Agent>(
 
     match outcome {
         Ended::Interrupted => {
-            tracing::warn!(%caller, session = %session_id, detached, "run interrupted by shutdown or reload");
+            tracing::warn!(detached, "run interrupted by shutdown or reload");
             let reason = "interrupted: the host stopped or reloaded before the turn finished";
             record
                 .end(TurnOutcome::Interrupted { reason }, duration_ms)
@@ -104,14 +104,14 @@ pub(crate) async fn execute<A: Agent>(
             Frame::Error(ErrorFrame::new(ErrorCode::Interrupted, reason).with_retry_after(5))
         }
         Ended::Cancelled => {
-            tracing::info!(%caller, session = %session_id, detached, "run cancelled");
+            tracing::info!(detached, "run cancelled");
             record.end(TurnOutcome::Cancelled, duration_ms).await;
             Frame::Error(ErrorFrame::new(ErrorCode::Cancelled, "cancelled"))
         }
         Ended::Finished((Ok(Ok(output)), trace)) => {
             session.record_turn(&prompt, &output.result, trace);
             let session_json = session.to_json();
-            tracing::debug!(%caller, session = %session_id, duration_ms, "run done");
+            tracing::debug!(duration_ms, "run done");
             let done = TurnOutcome::Done {
                 result: &output.result,
                 session: &session_json,
@@ -126,14 +126,14 @@ pub(crate) async fn execute<A: Agent>(
         }
         Ended::Finished((Ok(Err(e)), _)) => {
             let error = e.to_string();
-            tracing::warn!(%caller, session = %session_id, error = %error, "agent failed");
+            tracing::warn!(error = %error, "agent failed");
             record
                 .end(TurnOutcome::Failed { error: &error }, duration_ms)
                 .await;
             Frame::Error(ErrorFrame::new(ErrorCode::AgentError, error))
         }
         Ended::Finished((Err(_), _)) => {
-            tracing::error!(%caller, session = %session_id, "agent panicked");
+            tracing::error!("agent panicked");
             let error = "the agent panicked";
             record.end(TurnOutcome::Failed { error }, duration_ms).await;
             Frame::Error(ErrorFrame::new(ErrorCode::AgentError, error))
