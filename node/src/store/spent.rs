@@ -1,12 +1,11 @@
 //! [`SpentSignatures`]: which signatures the replay ledger has seen, in memory.
 //!
 //! Why in memory: a signature is 64 random bytes, so a B-tree keyed by it puts every insert
-//! on a random leaf page, and each commit then appends one 4 KiB WAL frame per signature (two
-//! with an index on expiry). Under load that was 2.4 of the 6.2 WAL frames of a signed
-//! request (about 85 MB/s at 8,800 req/s), and the checkpoints it forced were the tail of
-//! signed POST /input (BENCHMARKS.md). The table `replay_log` is now append-only (rowid
-//! order, so a batch of inserts shares one leaf page) and only read back at open; the
-//! question "was this signature used?" is answered here. The store's one-process rule (see
+//! on a random leaf page, and each commit appends one 4 KiB WAL frame per signature (two with
+//! an index on expiry): 2.4 of the 6.2 WAL frames of a signed request, measured under load
+//! (BENCHMARKS.md, decision 0008). So the table `replay_log` is append-only (rowid order, so
+//! a batch of inserts shares one leaf page) and only read back at open, and the question
+//! "was this signature used?" is answered here. The store's one-process rule (see
 //! `store.rs`) is what makes an index private to the writer enough.
 
 use std::collections::{HashMap, VecDeque};
