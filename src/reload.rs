@@ -17,6 +17,7 @@ use agenthost_node::AgentService;
 use anyhow::Context as _;
 use notify_debouncer_mini::{new_debouncer, notify::RecursiveMode, DebounceEventResult};
 use tokio::{sync::mpsc, task::JoinHandle};
+use tokio_util::task::TaskTracker;
 
 /// Quiet time after the last change before reloading: an editor's save is several events.
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -35,6 +36,7 @@ const RELOAD_QUEUE: usize = 16;
 
 /// Watches `root` and retires `service`'s runs on changes; stops when the task is aborted.
 pub(crate) fn spawn_reloader(
+    tasks: &TaskTracker,
     root: PathBuf,
     data_dir: PathBuf,
     service: Arc<dyn AgentService>,
@@ -59,7 +61,8 @@ pub(crate) fn spawn_reloader(
         .watch(&root, RecursiveMode::Recursive)
         .with_context(|| format!("watching {} for --reload", root.display()))?;
     tracing::info!(dir = %root.display(), "reload: watching for changes");
-    Ok(tokio::spawn(async move {
+    let retirements = tasks.clone();
+    Ok(tasks.spawn(async move {
         // The watcher lives as long as this task.
         let _debouncer = debouncer;
         while let Some(paths) = rx.recv().await {
@@ -86,7 +89,7 @@ pub(crate) fn spawn_reloader(
             // Each change retires the runs started before it, in its own task: a change
             // arriving while older runs are retired must not retire runs of newer files.
             let retiring = service.retire_runs(grace);
-            tokio::spawn(async move {
+            retirements.spawn(async move {
                 let report = retiring.await;
                 if report.finished + report.interrupted > 0 {
                     tracing::info!(

@@ -47,7 +47,7 @@ pub use events::{new_session_id, Context, Message, Reply, Session};
 pub use stream::{
     serve, AgentStream, InboundStream, InboundStreams, OpenStreamError, PeerSocket,
     PeerSocketReader, PeerSocketWriter, ServerConfig, SocketOpen, SocketService, StreamControl,
-    StreamPath,
+    StreamPath, StreamServer,
 };
 pub use transport::{
     FoundRelay, NatStatus, Node, NodeConfig, NodeError, NodeHandle, PeerRecordAddrs, Reachability,

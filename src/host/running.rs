@@ -8,9 +8,11 @@ use std::{
 };
 
 use agenthost_identity::AgentKey;
-use agenthost_node::{AgentService, Multiaddr, NatStatus, Node, PeerId, WorkerLimits};
+use agenthost_node::{
+    AgentService, Multiaddr, NatStatus, Node, PeerId, StreamServer, WorkerLimits,
+};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::shutdown_signal;
 
@@ -35,8 +37,12 @@ pub struct RunningHost {
     pub(super) http_stop: CancellationToken,
     pub(super) http_task: Option<JoinHandle<()>>,
     pub(super) reloader: Option<JoinHandle<()>>,
-    /// The P2P stream server and the store sweeper, stopped on shutdown.
-    pub(super) tasks: Vec<JoinHandle<()>>,
+    /// The P2P stream server and every stream task it runs; taken on shutdown.
+    pub(super) server: Option<StreamServer>,
+    /// Deletes expired records until shutdown.
+    pub(super) sweeper: JoinHandle<()>,
+    /// The host's own tasks (HTTP, the reloader), awaited on shutdown.
+    pub(super) tasks: TaskTracker,
 }
 
 impl RunningHost {
@@ -155,11 +161,14 @@ impl RunningHost {
                 let _ = http.await;
             }
         }
-        for task in self.tasks.drain(..) {
-            task.abort();
-            let _ = task.await;
+        if let Some(server) = self.server.take() {
+            server.stop().await;
         }
+        self.sweeper.abort();
+        let _ = (&mut self.sweeper).await;
         self.node.handle().shutdown().await;
+        self.tasks.close();
+        self.tasks.wait().await;
         // Every retired turn awaited its own commit before leaving, so the store holds every
         // outcome now; dropping the last reference also checkpoints and closes it.
         drop(self.service);

@@ -15,7 +15,7 @@ use agenthost_node::{
     WorkerLimits,
 };
 use anyhow::Context as _;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{shutdown_signal, Host, RunningHost};
 use crate::settings::Source;
@@ -165,13 +165,14 @@ impl<A: Agent> Host<A> {
             self.server,
         );
         let http_stop = CancellationToken::new();
-        let tasks = vec![server, sweeper];
+        // The host's own tasks (HTTP, the reloader), ended and awaited on shutdown.
+        let tasks = TaskTracker::new();
         let mut http_task = None;
         let http_addr = match http_listener {
             Some(listener) => {
                 let addr = listener.local_addr()?;
                 let stop = http_stop.clone();
-                http_task = Some(tokio::spawn(async move {
+                http_task = Some(tasks.spawn(async move {
                     if let Err(e) = gateway.serve(listener, stop.cancelled_owned()).await {
                         tracing::error!(error = %e, "the HTTP gateway stopped");
                     }
@@ -183,6 +184,7 @@ impl<A: Agent> Host<A> {
         let reloader = if settings.reload {
             let cwd = std::env::current_dir().context("reading the working directory")?;
             Some(crate::reload::spawn_reloader(
+                &tasks,
                 cwd,
                 data_dir.clone(),
                 Arc::clone(&service),
@@ -208,6 +210,8 @@ impl<A: Agent> Host<A> {
             http_stop,
             http_task,
             reloader,
+            server: Some(server),
+            sweeper,
             tasks,
         })
     }

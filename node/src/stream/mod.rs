@@ -22,5 +22,5 @@ pub(crate) use behaviour::AgentStreams;
 pub(crate) use behaviour::INBOUND_QUEUE;
 pub use behaviour::{InboundStreams, StreamControl};
 pub use handler::{InboundStream, OpenStreamError};
-pub use serve::{serve, ServerConfig};
+pub use serve::{serve, ServerConfig, StreamServer};
 pub use socket::{PeerSocket, PeerSocketReader, PeerSocketWriter, SocketOpen, SocketService};

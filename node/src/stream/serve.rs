@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use futures::{io::ReadHalf, AsyncReadExt, AsyncWriteExt};
 use tokio::{sync::Semaphore, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     agent_stream::AgentStream,
@@ -49,33 +50,75 @@ impl Default for ServerConfig {
 }
 
 /// Serves the inbound request streams of a node, and its socket streams when `sockets` is
-/// given (else they are answered with an ERROR). The returned task ends when the node stops.
+/// given (else they are answered with an ERROR), until the node stops or
+/// [`StreamServer::stop`].
 pub fn serve(
     mut incoming: InboundStreams,
     service: Arc<dyn AgentService>,
     sockets: Option<Arc<dyn SocketService>>,
     config: ServerConfig,
-) -> JoinHandle<()> {
+) -> StreamServer {
     let slots = Arc::new(Semaphore::new(config.max_streams));
-    tokio::spawn(async move {
-        // This loop only hands streams off, so the inbound queue drains as fast as streams come.
-        while let Some(inbound) = incoming.recv().await {
-            match Arc::clone(&slots).try_acquire_owned() {
-                Ok(slot) => {
-                    let service = Arc::clone(&service);
-                    let sockets = sockets.clone();
-                    tokio::spawn(async move {
-                        handle_stream(inbound, service.as_ref(), sockets.as_deref(), config).await;
-                        drop(slot);
-                    });
-                }
-                Err(_) => {
-                    tracing::warn!(peer = %inbound.peer, "too many open streams; refusing one");
-                    tokio::spawn(refuse_overloaded(inbound.stream));
+    let streams = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let accept = {
+        let (streams, stop) = (streams.clone(), stop.clone());
+        tokio::spawn(async move {
+            // This loop only hands streams off, so the inbound queue drains as fast as streams
+            // come.
+            while let Some(inbound) = incoming.recv().await {
+                match Arc::clone(&slots).try_acquire_owned() {
+                    Ok(slot) => {
+                        let service = Arc::clone(&service);
+                        let sockets = sockets.clone();
+                        let stop = stop.clone();
+                        streams.spawn(async move {
+                            let serving = handle_stream(
+                                inbound,
+                                service.as_ref(),
+                                sockets.as_deref(),
+                                config,
+                            );
+                            tokio::select! {
+                                () = serving => {}
+                                () = stop.cancelled() => {}
+                            }
+                            drop(slot);
+                        });
+                    }
+                    Err(_) => {
+                        tracing::warn!(peer = %inbound.peer, "too many open streams; refusing one");
+                        streams.spawn(refuse_overloaded(inbound.stream));
+                    }
                 }
             }
-        }
-    })
+        })
+    };
+    StreamServer {
+        accept,
+        streams,
+        stop,
+    }
+}
+
+/// The running stream server: its accept loop and a tracker of every stream task it started.
+pub struct StreamServer {
+    accept: JoinHandle<()>,
+    streams: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl StreamServer {
+    /// Stops taking streams, ends the ones still open (dropping a stream's reply cancels a run
+    /// that is not detached; a host retires its runs before this), and returns once every
+    /// stream task has finished.
+    pub async fn stop(self) {
+        self.accept.abort();
+        let _ = self.accept.await;
+        self.stop.cancel();
+        self.streams.close();
+        self.streams.wait().await;
+    }
 }
 
 /// Serves one request (or socket) stream to its end.
