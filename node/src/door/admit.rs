@@ -8,11 +8,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    caller::Caller,
-    signed_request::{is_signed, verify_signed_input},
-    state::DoorState,
-};
+use super::{caller::Caller, signed_request::verify_signed_input, state::DoorState};
 use crate::{
     agent::{Agent, Input},
     events::Session,
@@ -56,7 +52,7 @@ async fn admit<A: Agent>(
     caller: Caller,
     reply_gone: CancellationToken,
 ) -> Result<Turn<'_>, ErrorFrame> {
-    let (request, caller) = if is_signed(&request) {
+    let (request, caller) = if request.is_signed() {
         let gatekeeper = &shared.gatekeeper;
         let blacklisted = |a: &agenthost_identity::Address| gatekeeper.is_blacklisted(a);
         verify_signed_input(

@@ -13,11 +13,6 @@ use crate::{
     wire::{ErrorCode, ErrorFrame, InputRequest, SignedFields},
 };
 
-/// Whether an INPUT carries a signed envelope at all.
-pub(crate) fn is_signed(request: &InputRequest) -> bool {
-    request.payload.is_some() || request.signature.is_some() || request.from.is_some()
-}
-
 /// Verifies the envelope of `request` and returns its fields (the signed copies win over any
 /// unsigned ones beside the payload) with the caller attributed to the signer.
 pub(crate) async fn verify_signed_input(

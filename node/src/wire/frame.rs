@@ -165,6 +165,13 @@ pub struct InputRequest {
     pub signature: Option<String>,
 }
 
+impl InputRequest {
+    /// Whether any envelope field is present; a request with one must verify as signed.
+    pub fn is_signed(&self) -> bool {
+        self.payload.is_some() || self.from.is_some() || self.signature.is_some()
+    }
+}
+
 /// `null` reads as an empty list: clients that serialize absent lists as `null` are common.
 fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
