@@ -14,15 +14,15 @@
 //!   clients and never lets a slow socket slow the agent;
 //! - `error.rs`: agent error codes to HTTP statuses, JSON bodies for every error;
 //! - `openapi.rs` + `schemas.rs`: `/openapi.json`, built from the handlers' annotations;
-//!   `metrics.rs`: `/metrics` in Prometheus format; `cors.rs`: CORS where it applies;
-//!   `client_addr.rs`: the client's address through trusted reverse proxies.
+//!   `client_addr.rs`: the client's address through trusted reverse proxies;
+//! - `layers/`, once around the whole router: `cors.rs` (CORS where it applies) and
+//!   `metrics.rs` (requests counted by route; `/metrics` in Prometheus format).
 
 #![warn(missing_docs)]
 
 mod client_addr;
-mod cors;
 mod error;
-mod metrics;
+mod layers;
 mod openapi;
 mod remote;
 mod routes;

@@ -20,9 +20,11 @@ use utoipa_axum::{
 };
 
 use crate::{
-    cors::{GatewayCors, GatewayCorsService},
     error::{no_route, wrong_method},
-    metrics::{self, Metrics},
+    layers::{
+        cors::{GatewayCors, GatewayCorsService},
+        metrics::{self, Metrics},
+    },
     openapi::{declare_address_param, ApiDoc},
     routes,
     state::{GatewayConfig, GatewayState, Shared},

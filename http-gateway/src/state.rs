@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{metrics::Metrics, target::Agents, ws::live_turns::LiveTurns};
+use crate::{layers::metrics::Metrics, target::Agents, ws::live_turns::LiveTurns};
 
 /// Settings of a gateway.
 #[derive(Debug, Clone)]
