@@ -63,7 +63,7 @@ impl Gateway {
                 agents: Arc::new(agents),
                 live: Arc::new(LiveTurns::new(config.ws_lag_frames)),
                 config,
-                metrics: Metrics::new(),
+                metrics: Arc::new(Metrics::new()),
                 started: Instant::now(),
             }),
         }
@@ -77,12 +77,11 @@ impl Gateway {
 
     /// The gateway as one service: CORS and metrics around the router (state applied).
     fn app(&self) -> App {
-        let state = self.state.clone();
         // Around the whole router, once: `Router::layer` would box every route once more, and
         // axum clones a route's box on every request.
         ServiceBuilder::new()
             .layer(GatewayCors)
-            .layer(metrics::TrackLayer::new(state))
+            .layer(metrics::TrackLayer::new(Arc::clone(&self.state.metrics)))
             .service(self.router())
     }
 

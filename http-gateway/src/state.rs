@@ -3,6 +3,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use axum::extract::FromRef;
+
 use crate::{layers::metrics::Metrics, target::Agents, ws::live_turns::LiveTurns};
 
 /// Settings of a gateway.
@@ -46,7 +48,7 @@ pub struct GatewayState(Arc<Shared>);
 pub struct Shared {
     pub agents: Arc<Agents>,
     pub config: GatewayConfig,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Turns started over WebSocket in this process (an embedded gateway's), for rejoining.
     pub live: Arc<LiveTurns>,
     pub started: std::time::Instant,
@@ -63,5 +65,12 @@ impl std::ops::Deref for GatewayState {
 
     fn deref(&self) -> &Shared {
         &self.0
+    }
+}
+
+/// The metrics layer and `GET /metrics` take only the metrics.
+impl FromRef<GatewayState> for Arc<Metrics> {
+    fn from_ref(state: &GatewayState) -> Self {
+        Arc::clone(&state.metrics)
     }
 }

@@ -4,7 +4,7 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::OnceLock,
+    sync::{Arc, OnceLock},
     task::{ready, Context, Poll},
     time::Instant,
 };
@@ -20,8 +20,6 @@ use prometheus_client::{
     registry::Registry,
 };
 use tower::{Layer, Service};
-
-use crate::state::GatewayState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -216,15 +214,15 @@ impl Metrics {
 /// Counts and times every request by its route template (never the raw path: ids and
 /// addresses would make unbounded label sets). It wraps the whole router, once: a layer
 /// inside it (`Router::layer`) would box every route again, and axum clones a route's box
-/// for each request.
+/// for each request. It holds only the metrics: one `Arc`, cloned once per request.
 #[derive(Clone)]
 pub(crate) struct TrackLayer {
-    state: GatewayState,
+    metrics: Arc<Metrics>,
 }
 
 impl TrackLayer {
-    pub(crate) fn new(state: GatewayState) -> Self {
-        TrackLayer { state }
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
+        TrackLayer { metrics }
     }
 }
 
@@ -234,7 +232,7 @@ impl<S> Layer<S> for TrackLayer {
     fn layer(&self, inner: S) -> Track<S> {
         Track {
             inner,
-            state: self.state.clone(),
+            metrics: Arc::clone(&self.metrics),
         }
     }
 }
@@ -242,7 +240,7 @@ impl<S> Layer<S> for TrackLayer {
 #[derive(Clone)]
 pub(crate) struct Track<S> {
     inner: S,
-    state: GatewayState,
+    metrics: Arc<Metrics>,
 }
 
 impl<S, B, RB> Service<Request<B>> for Track<S>
@@ -260,13 +258,13 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let started = Instant::now();
         let method = method_index(request.method());
-        let route = self.state.metrics.route_of(request.uri().path());
+        let route = self.metrics.route_of(request.uri().path());
         TrackFuture {
             inner: self.inner.call(request),
             started,
             method,
             route,
-            state: self.state.clone(),
+            metrics: Arc::clone(&self.metrics),
         }
     }
 }
@@ -278,7 +276,7 @@ pin_project_lite::pin_project! {
         started: Instant,
         method: usize,
         route: Option<usize>,
-        state: GatewayState,
+        metrics: Arc<Metrics>,
     }
 }
 
@@ -292,7 +290,7 @@ where
         let this = self.project();
         let output = ready!(this.inner.poll(cx));
         if let Ok(response) = &output {
-            this.state.metrics.record(
+            this.metrics.record(
                 *this.route,
                 *this.method,
                 response.status().as_u16(),
@@ -308,13 +306,13 @@ where
     get, path = "/metrics",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
 )]
-pub(crate) async fn get_metrics(State(state): State<GatewayState>) -> Response {
+pub(crate) async fn get_metrics(State(metrics): State<Arc<Metrics>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.encode(),
+        metrics.encode(),
     )
         .into_response()
 }
