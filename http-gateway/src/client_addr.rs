@@ -10,6 +10,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use agenthost_node::{trust::Transport, Caller};
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
     http::{request::Parts, HeaderMap},
@@ -37,6 +38,17 @@ impl FromRequestParts<GatewayState> for ClientAddr {
             &state.config.trusted_proxies,
         )))
     }
+}
+
+/// The caller as HTTP knows it: anonymous until a signature says otherwise; loopback clients
+/// are the operator's own machine.
+pub(crate) fn http_caller(remote: SocketAddr) -> Caller {
+    Caller::anonymous(
+        Transport::Http {
+            loopback: remote.ip().is_loopback(),
+        },
+        Some(remote.to_string()),
+    )
 }
 
 /// `peer` unless it is a trusted proxy; then the forwarded client (see the module doc). A

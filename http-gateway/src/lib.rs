@@ -5,15 +5,16 @@
 //! (embedded, routes at `/`), or any agent on the network reached over libp2p (standalone,
 //! routes under `/agents/{address}/`; `remote.rs`, `target.rs` with its allow/deny lists).
 //! Every route becomes one agent request:
-//! - `routes.rs`: `POST /input`, `GET /sessions`, `GET /sessions/{id}`, `GET /health`,
-//!   `GET /info`, `GET /docs`, `GET /api/agents/{address}`; `signed_get.rs` turns `X-Co-*`
-//!   headers into the envelope the agent verifies, so the signer is checked end to end;
-//! - `ws/`: `/ws` (simple and authenticated forms, SEAL), its session run in the agent's own
-//!   process: here when embedded, and on a standalone gateway carried to the agent over a P2P
-//!   socket stream (`ws/tunnel.rs`); `ws/live_turns.rs` keeps each turn's frames for rejoining
-//!   clients and never lets a slow socket slow the agent;
+//! - `connectonion/`: ConnectOnion's API. `routes.rs`: `POST /input`, `GET /sessions`,
+//!   `GET /sessions/{id}`, `GET /health`, `GET /info`, `GET /docs`, `GET /api/agents/{address}`;
+//!   `signed_get.rs` turns `X-Co-*` headers into the envelope the agent verifies, so the
+//!   signer is checked end to end; `openapi.rs` + `schemas.rs`: `/openapi.json`, built from
+//!   the handlers' annotations;
+//! - `connectonion/ws/`: `/ws` (simple and authenticated forms, SEAL), its session run in the
+//!   agent's own process: here when embedded, and on a standalone gateway carried to the agent
+//!   over a P2P socket stream (`tunnel.rs`); `live_turns.rs` keeps each turn's frames for
+//!   rejoining clients and never lets a slow socket slow the agent;
 //! - `error.rs`: agent error codes to HTTP statuses, JSON bodies for every error;
-//! - `openapi.rs` + `schemas.rs`: `/openapi.json`, built from the handlers' annotations;
 //!   `client_addr.rs`: the client's address through trusted reverse proxies;
 //! - `layers/`, once around the whole router: `cors.rs` (CORS where it applies) and
 //!   `metrics.rs` (requests counted by route; `/metrics` in Prometheus format).
@@ -21,17 +22,13 @@
 #![warn(missing_docs)]
 
 mod client_addr;
+mod connectonion;
 mod error;
 mod layers;
-mod openapi;
 mod remote;
-mod routes;
-mod schemas;
 mod server;
-mod signed_get;
 mod state;
 mod target;
-mod ws;
 
 pub use agenthost_node::AgentService;
 pub use error::{status_of, ApiError};

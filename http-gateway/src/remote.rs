@@ -45,7 +45,7 @@ impl RemoteAgent {
         self.inner.address
     }
 
-    /// Opens a socket stream to the agent, carrying one client's WebSocket (`ws/tunnel.rs`).
+    /// Opens a socket stream to the agent, carrying one client's WebSocket (`connectonion/ws/tunnel.rs`).
     pub async fn open_socket(&self, client: String) -> Result<PeerSocket, ErrorFrame> {
         let connection = self.inner.connection().await?;
         connection

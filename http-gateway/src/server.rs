@@ -20,16 +20,18 @@ use utoipa_axum::{
 };
 
 use crate::{
+    connectonion::{
+        openapi::{declare_address_param, ApiDoc},
+        routes,
+        ws::{self, live_turns::LiveTurns, PeerSockets},
+    },
     error::{no_route, wrong_method},
     layers::{
         cors::{GatewayCors, GatewayCorsService},
         metrics::{self, Metrics},
     },
-    openapi::{declare_address_param, ApiDoc},
-    routes,
     state::{GatewayConfig, GatewayState, Shared},
-    target::{Agents, RemoteAgents},
-    ws::{self, live_turns::LiveTurns, LocalAgent, PeerSockets},
+    target::{Agents, LocalAgent, RemoteAgents},
 };
 
 /// The service a gateway serves: the router inside CORS and metrics.
@@ -179,7 +181,7 @@ fn reads_body(
 /// The standalone gateway's own liveness.
 #[utoipa::path(
     get, path = "/health",
-    responses((status = 200, description = "the gateway is up", body = crate::schemas::HealthBody))
+    responses((status = 200, description = "the gateway is up", body = crate::connectonion::schemas::HealthBody))
 )]
 async fn gateway_health(State(state): State<GatewayState>) -> Json<serde_json::Value> {
     Json(json!({

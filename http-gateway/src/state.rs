@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::extract::FromRef;
 
-use crate::{layers::metrics::Metrics, target::Agents, ws::live_turns::LiveTurns};
+use crate::{connectonion::ws::live_turns::LiveTurns, layers::metrics::Metrics, target::Agents};
 
 /// Settings of a gateway.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 
 use std::{collections::HashSet, sync::Arc};
 
-use agenthost_identity::Address;
+use agenthost_identity::{Address, AgentKey};
 use agenthost_node::{AgentService, Client, Multiaddr, PeerSocket};
 use axum::{
     extract::{FromRequestParts, RawPathParams},
@@ -11,7 +11,7 @@ use axum::{
 };
 use moka::sync::Cache;
 
-use crate::{error::ApiError, remote::RemoteAgent, state::GatewayState, ws::LocalAgent};
+use crate::{error::ApiError, remote::RemoteAgent, state::GatewayState};
 
 /// The agents a gateway serves.
 pub enum Agents {
@@ -19,6 +19,15 @@ pub enum Agents {
     Local(LocalAgent),
     /// Any agent reachable over libp2p.
     Remote(RemoteAgents),
+}
+
+/// The agent in this process, fronted by an embedded gateway.
+#[derive(Clone)]
+pub struct LocalAgent {
+    pub address: Address,
+    pub service: Arc<dyn AgentService>,
+    /// Signs SEALED_OK: only the agent itself can seal a socket.
+    pub key: AgentKey,
 }
 
 /// The standalone gateway's view of the network.

@@ -28,11 +28,12 @@ use axum::{
 };
 use futures::future::BoxFuture;
 
-pub(crate) use session::LocalAgent;
-
 use crate::{
-    client_addr::ClientAddr, error::ApiError, routes::http_caller, state::GatewayState,
-    target::Agents, target::TargetAgent,
+    client_addr::{http_caller, ClientAddr},
+    error::ApiError,
+    state::GatewayState,
+    target::Agents,
+    target::TargetAgent,
 };
 use client_socket::ClientSocket;
 use session::Session;

@@ -17,31 +17,22 @@ use futures::{
 };
 use serde_json::{json, Value};
 
-use crate::{
-    client_addr::ClientAddr,
-    error::{ApiError, ErrorBody},
+use super::{
     schemas::{
         CancelBody, DiscoveryBody, HealthBody, InfoBody, InputBody, InputResponse, RouteIndexBody,
         SessionRecordBody, SessionsBody,
     },
     signed_get::{claimed_signer, signed_fields},
+};
+use crate::{
+    client_addr::{http_caller, ClientAddr},
+    error::{ApiError, ErrorBody},
     state::GatewayState,
     target::{Agents, TargetAgent},
 };
 
 /// The page of `GET /docs`, served from the binary (no CDN).
-const DOCS_PAGE: &str = include_str!("../assets/docs.html");
-
-/// The caller as HTTP knows it: anonymous until a signature says otherwise; loopback clients
-/// are the operator's own machine.
-pub(crate) fn http_caller(remote: SocketAddr) -> Caller {
-    Caller::anonymous(
-        Transport::Http {
-            loopback: remote.ip().is_loopback(),
-        },
-        Some(remote.to_string()),
-    )
-}
+const DOCS_PAGE: &str = include_str!("../../assets/docs.html");
 
 /// What a route needs of the request itself: who sent it from where, and what a signed GET
 /// was signed over (the URI as the client sent it, before any nesting stripped a prefix).

@@ -14,10 +14,9 @@
 
 use std::sync::Arc;
 
-use agenthost_identity::{Address, AgentKey, SignedEnvelope};
+use agenthost_identity::{Address, SignedEnvelope};
 use agenthost_node::{
-    new_session_id, oip_descriptor, AgentService, Caller, ErrorCode, Frame, InputRequest, Opening,
-    Request,
+    new_session_id, oip_descriptor, Caller, ErrorCode, Frame, InputRequest, Opening, Request,
 };
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
@@ -28,16 +27,7 @@ use super::{
     live_turns::{LastSeen, LiveTurn, Subscription, TurnFrame},
     seal::{Hello, SealedChannel, SEAL, SEALED},
 };
-use crate::{error::ApiError, state::GatewayState};
-
-/// The agent a session runs against: the one in this process.
-#[derive(Clone)]
-pub struct LocalAgent {
-    pub address: Address,
-    pub service: Arc<dyn AgentService>,
-    /// Signs SEALED_OK: only the agent itself can seal a socket.
-    pub key: AgentKey,
-}
+use crate::{error::ApiError, state::GatewayState, target::LocalAgent};
 
 /// The authenticated form's state after CONNECT.
 struct Authenticated {

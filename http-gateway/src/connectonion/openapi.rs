@@ -9,13 +9,11 @@ use utoipa::{
     OpenApi,
 };
 
-use crate::{
-    error::ErrorBody,
-    schemas::{
-        CancelBody, DiscoveryBody, FileBody, HealthBody, InfoBody, InputBody, InputResponse,
-        SessionRecordBody, SessionsBody,
-    },
+use super::schemas::{
+    CancelBody, DiscoveryBody, FileBody, HealthBody, InfoBody, InputBody, InputResponse,
+    SessionRecordBody, SessionsBody,
 };
+use crate::error::ErrorBody;
 
 #[derive(OpenApi)]
 #[openapi(
