@@ -5,7 +5,8 @@
 //! (embedded, routes at `/`), or any agent on the network reached over libp2p (standalone,
 //! routes under `/agents/{address}/`; `remote.rs`, `target.rs` with its allow/deny lists).
 //! Every route becomes one agent request:
-//! - `connectonion/`: ConnectOnion's API. `routes.rs`: `POST /input`, `GET /sessions`,
+//! - `connectonion/`: ConnectOnion's API, its route table in `mod.rs`. `routes.rs`: `GET /`,
+//!   the standalone gateway's `GET /health`, `POST /input`, `GET /sessions`,
 //!   `GET /sessions/{id}`, `GET /health`, `GET /info`, `GET /docs`, `GET /api/agents/{address}`;
 //!   `signed_get.rs` turns `X-Co-*` headers into the envelope the agent verifies, so the
 //!   signer is checked end to end; `openapi.rs` + `schemas.rs`: `/openapi.json`, built from

@@ -1,30 +1,17 @@
-//! [`Gateway`]: the router (routes, WebSocket, /docs, /openapi.json, /metrics; CORS, body
-//! limit, JSON 404/405) and serving it.
+//! [`Gateway`]: where every request enters. It builds the state the handlers share, mounts
+//! the front-ends (ConnectOnion's API: `connectonion/`), adds `/metrics` and the JSON 404/405,
+//! wraps the whole router once in the layers (`layers/`: CORS, metrics) and serves it.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
 
 use agenthost_identity::AgentKey;
 use agenthost_node::{AgentService, SocketService};
-use axum::{
-    extract::{DefaultBodyLimit, State},
-    routing::get,
-    Json, Router, ServiceExt,
-};
-use serde_json::json;
+use axum::{routing::get, Router, ServiceExt};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use utoipa::OpenApi;
-use utoipa_axum::{
-    router::{OpenApiRouter, UtoipaMethodRouter},
-    routes,
-};
 
 use crate::{
-    connectonion::{
-        openapi::{declare_address_param, ApiDoc},
-        routes,
-        ws::{self, live_turns::LiveTurns, PeerSockets},
-    },
+    connectonion::{ws::live_turns::LiveTurns, ConnectOnion, PeerSockets},
     error::{no_route, wrong_method},
     layers::{
         cors::{GatewayCors, GatewayCorsService},
@@ -87,50 +74,18 @@ impl Gateway {
             .service(self.router())
     }
 
-    /// The routes, state applied; their templates are announced to the metrics.
+    /// The routes of every front-end, state applied; their templates are announced to the
+    /// metrics.
     fn router(&self) -> Router {
         let state = self.state.clone();
-        let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
-        let (router, mut doc) = match &*state.agents {
-            Agents::Local { .. } => agent_routes(body_limit)
-                .routes(routes!(routes::get_index))
-                .routes(routes!(routes::discover_agent))
-                .split_for_parts(),
-            Agents::Remote(_) => OpenApiRouter::with_openapi(ApiDoc::openapi())
-                .nest("/agents/{address}", agent_routes(body_limit))
-                .routes(routes!(routes::get_index))
-                .routes(routes!(routes::discover_agent))
-                .routes(routes!(gateway_health))
-                .split_for_parts(),
-        };
-        let router = match &*state.agents {
-            Agents::Local { .. } => router,
-            Agents::Remote(_) => router.route("/ws/input", get(ws::ws_routed)),
-        };
-        // Every route template, for the metrics to label requests with: the documented ones
-        // and the few that are not (WebSockets, the document itself, the metrics).
-        let websockets: &[&str] = match &*state.agents {
-            Agents::Local { .. } => &["/ws"],
-            Agents::Remote(_) => &["/agents/{address}/ws", "/ws/input"],
-        };
-        state.metrics.announce(
-            doc.paths
-                .paths
-                .keys()
-                .map(String::as_str)
-                .chain(websockets.iter().copied())
-                .chain(["/openapi.json", "/metrics"]),
-        );
-        declare_address_param(&mut doc);
-        let doc = Arc::new(doc);
-        router
-            .route(
-                "/openapi.json",
-                get(move || {
-                    let doc = Arc::clone(&doc);
-                    async move { Json(doc.as_ref().clone()) }
-                }),
-            )
+        let connectonion = ConnectOnion::new(&state.agents, state.config.max_body_bytes);
+        // Every route template, for the metrics to label requests with: the front-end's and
+        // the metrics' own.
+        state
+            .metrics
+            .announce(connectonion.templates().chain(["/metrics"]));
+        connectonion
+            .into_router()
             .route("/metrics", get(metrics::get_metrics))
             .fallback(no_route)
             .method_not_allowed_fallback(wrong_method)
@@ -153,43 +108,6 @@ impl Gateway {
         .with_graceful_shutdown(shutdown)
         .await
     }
-}
-
-/// The routes of one agent: at `/` on an embedded gateway, under `/agents/{address}` on a
-/// standalone one.
-fn agent_routes(body_limit: DefaultBodyLimit) -> OpenApiRouter<GatewayState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(reads_body(routes!(routes::post_input), body_limit))
-        .routes(routes!(routes::get_sessions))
-        .routes(routes!(routes::get_session))
-        .routes(reads_body(routes!(routes::cancel_session), body_limit))
-        .routes(routes!(routes::get_health))
-        .routes(routes!(routes::get_info))
-        .routes(routes!(routes::get_docs))
-        .route("/ws", get(ws::ws_agent))
-}
-
-/// A route that reads its request body, limited to `limit` (over it: 413). Only these routes
-/// carry the limit: on every route it would be one more step for each GET.
-fn reads_body(
-    (schemas, paths, route): UtoipaMethodRouter<GatewayState>,
-    limit: DefaultBodyLimit,
-) -> UtoipaMethodRouter<GatewayState> {
-    (schemas, paths, route.layer(limit))
-}
-
-/// The standalone gateway's own liveness.
-#[utoipa::path(
-    get, path = "/health",
-    responses((status = 200, description = "the gateway is up", body = crate::connectonion::schemas::HealthBody))
-)]
-async fn gateway_health(State(state): State<GatewayState>) -> Json<serde_json::Value> {
-    Json(json!({
-        "status": "healthy",
-        "agent": null,
-        "gateway": true,
-        "uptime": state.started.elapsed().as_secs(),
-    }))
 }
 
 #[cfg(test)]

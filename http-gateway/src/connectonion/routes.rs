@@ -451,3 +451,17 @@ pub(crate) async fn discover_agent(
         endpoints: vec![endpoint(&headers, &base)],
     }))
 }
+
+/// The standalone gateway's own liveness.
+#[utoipa::path(
+    get, path = "/health",
+    responses((status = 200, description = "the gateway is up", body = HealthBody))
+)]
+pub(crate) async fn gateway_health(State(state): State<GatewayState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "healthy",
+        "agent": null,
+        "gateway": true,
+        "uptime": state.started.elapsed().as_secs(),
+    }))
+}
