@@ -5,12 +5,11 @@
 //! (embedded, routes at `/`), or any agent on the network reached over libp2p (standalone,
 //! routes under `/agents/{address}/`; `remote.rs`, `target.rs` with its allow/deny lists).
 //! Every route becomes one agent request:
-//! - `connectonion/`: ConnectOnion's API, its route table in `mod.rs`. `routes.rs`: `GET /`,
-//!   the standalone gateway's `GET /health`, `POST /input`, `GET /sessions`,
-//!   `GET /sessions/{id}`, `GET /health`, `GET /info`, `GET /docs`, `GET /api/agents/{address}`;
-//!   `signed_get.rs` turns `X-Co-*` headers into the envelope the agent verifies, so the
-//!   signer is checked end to end; `openapi.rs` + `schemas.rs`: `/openapi.json`, built from
-//!   the handlers' annotations;
+//! - `connectonion/`: ConnectOnion's API, its route table in `mod.rs`: `input.rs`
+//!   (`POST /input`), `sessions.rs`, `info.rs` (`GET /health`, `GET /info`), `index.rs`
+//!   (`GET /`, `GET /api/agents/{address}`), `docs.rs`; `signed_get.rs` turns `X-Co-*`
+//!   headers into the envelope the agent verifies, so the signer is checked end to end;
+//!   `openapi.rs` + `schemas.rs`: `/openapi.json`, built from the handlers' annotations;
 //! - `connectonion/ws/`: `/ws` (simple and authenticated forms, SEAL), its session run in the
 //!   agent's own process: here when embedded, and on a standalone gateway carried to the agent
 //!   over a P2P socket stream (`tunnel.rs`); `live_turns.rs` keeps each turn's frames for

@@ -1,11 +1,24 @@
 //! ConnectOnion's HTTP+WebSocket API (WIRE.md §3–4), the gateway's front-end for
-//! ConnectOnion's clients and SDKs. This file is its route table; `routes.rs` holds the HTTP
-//! handlers, `signed_get.rs` turns `X-Co-*` headers into the envelope the agent verifies,
-//! `openapi.rs` + `schemas.rs` make the document of `/openapi.json`, `ws/` serves `/ws`.
+//! ConnectOnion's clients and SDKs. This file is its route table; each route's handler:
+//! - `input.rs`: `POST /input`; `sessions.rs`: `GET /sessions`, `GET /sessions/{id}`,
+//!   `POST /sessions/{id}/cancel`; `info.rs`: `GET /health`, `GET /info` (and a standalone
+//!   gateway's own `GET /health`); `index.rs`: `GET /`, `GET /api/agents/{address}`;
+//!   `docs.rs`: `GET /docs`; `ws/`: `/ws` (and a standalone gateway's `/ws/input`);
+//! - what they share: `request.rs` (what a handler reads of the request), `signed_get.rs`
+//!   (`X-Co-*` headers into the envelope the agent verifies), `reply.rs` (the agent's reply
+//!   into the response body);
+//! - `openapi.rs` + `schemas.rs`: the document of `GET /openapi.json`, built from the
+//!   handlers' own annotations, so it cannot drift from the routes.
 
+mod docs;
+mod index;
+mod info;
+mod input;
 mod openapi;
-mod routes;
+mod reply;
+mod request;
 pub(crate) mod schemas;
+mod sessions;
 mod signed_get;
 pub(crate) mod ws;
 
@@ -39,14 +52,14 @@ impl ConnectOnion {
         let body_limit = DefaultBodyLimit::max(max_body_bytes);
         let (router, doc) = match agents {
             Agents::Local { .. } => agent_routes(body_limit)
-                .routes(routes!(routes::get_index))
-                .routes(routes!(routes::discover_agent))
+                .routes(routes!(index::get_index))
+                .routes(routes!(index::discover_agent))
                 .split_for_parts(),
             Agents::Remote(_) => OpenApiRouter::with_openapi(ApiDoc::openapi())
                 .nest("/agents/{address}", agent_routes(body_limit))
-                .routes(routes!(routes::get_index))
-                .routes(routes!(routes::discover_agent))
-                .routes(routes!(routes::gateway_health))
+                .routes(routes!(index::get_index))
+                .routes(routes!(index::discover_agent))
+                .routes(routes!(info::gateway_health))
                 .split_for_parts(),
         };
         let router = match agents {
@@ -97,13 +110,13 @@ impl ConnectOnion {
 /// standalone one.
 fn agent_routes(body_limit: DefaultBodyLimit) -> OpenApiRouter<GatewayState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(reads_body(routes!(routes::post_input), body_limit))
-        .routes(routes!(routes::get_sessions))
-        .routes(routes!(routes::get_session))
-        .routes(reads_body(routes!(routes::cancel_session), body_limit))
-        .routes(routes!(routes::get_health))
-        .routes(routes!(routes::get_info))
-        .routes(routes!(routes::get_docs))
+        .routes(reads_body(routes!(input::post_input), body_limit))
+        .routes(routes!(sessions::get_sessions))
+        .routes(routes!(sessions::get_session))
+        .routes(reads_body(routes!(sessions::cancel_session), body_limit))
+        .routes(routes!(info::get_health))
+        .routes(routes!(info::get_info))
+        .routes(routes!(docs::get_docs))
         .route("/ws", get(ws::ws_agent))
 }
 
