@@ -8,34 +8,40 @@
 //! left of that are the client's own claims and are never read. Without trusted proxies (the
 //! default) the header is ignored.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::Arc,
+};
 
 use agenthost_node::{trust::Transport, Caller};
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::{ConnectInfo, FromRef, FromRequestParts},
     http::{request::Parts, HeaderMap},
 };
 
-use crate::{error::ApiError, state::GatewayState};
+use crate::{error::ApiError, state::GatewayConfig};
 
-/// The client's address (port 0 when it came from `X-Forwarded-For`).
+/// The client's address (port 0 when it came from `X-Forwarded-For`), for handlers of any
+/// front-end whose state gives the settings (`FromRef`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientAddr(pub SocketAddr);
 
-impl FromRequestParts<GatewayState> for ClientAddr {
+impl<S> FromRequestParts<S> for ClientAddr
+where
+    Arc<GatewayConfig>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &GatewayState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::internal("no peer address on this connection"))?;
+        let config = Arc::<GatewayConfig>::from_ref(state);
         Ok(ClientAddr(client_addr(
             peer,
             &parts.headers,
-            &state.config.trusted_proxies,
+            &config.trusted_proxies,
         )))
     }
 }

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
 use crate::{
-    connectonion::{ws::live_turns::LiveTurns, ConnectOnion, PeerSockets},
+    connectonion::{ws::Sockets, ConnectOnion, PeerSockets},
     error::{no_route, wrong_method},
     layers::{
         cors::{GatewayCors, GatewayCorsService},
@@ -47,12 +47,20 @@ impl Gateway {
     }
 
     fn new(agents: Agents, config: GatewayConfig) -> Self {
+        let agents = Arc::new(agents);
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::new());
+        let sockets = Sockets::new(
+            Arc::clone(&agents),
+            Arc::clone(&config),
+            Arc::clone(&metrics),
+        );
         Gateway {
             state: GatewayState::new(Shared {
-                agents: Arc::new(agents),
-                live: Arc::new(LiveTurns::new(config.ws_lag_frames)),
+                agents,
                 config,
-                metrics: Arc::new(Metrics::new()),
+                metrics,
+                sockets,
                 started: Instant::now(),
             }),
         }
@@ -61,7 +69,7 @@ impl Gateway {
     /// The sockets standalone gateways carry to this (local) agent over P2P, served with the
     /// same sessions and live turns as this gateway's own `/ws`. For the node's P2P server.
     pub fn peer_sockets(&self) -> Arc<dyn SocketService> {
-        Arc::new(PeerSockets::new(self.state.clone()))
+        Arc::new(PeerSockets::new(self.state.sockets.clone()))
     }
 
     /// The gateway as one service: CORS and metrics around the router (state applied).

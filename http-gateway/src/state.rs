@@ -1,11 +1,13 @@
-//! What every handler shares: the agents served, the settings, metrics, and the live turns
-//! WebSocket clients can rejoin.
+//! What every handler shares, [`GatewayState`], and the parts of it handlers and extractors
+//! take through axum's `FromRef` (sub-states): the agents, the settings, the metrics, what
+//! every socket shares, and the start time. Each part is an `Arc` (or `Copy`), so taking one
+//! costs what taking the whole state did: one atomic increment.
 
-use std::{sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration, time::Instant};
 
 use axum::extract::FromRef;
 
-use crate::{connectonion::ws::live_turns::LiveTurns, layers::metrics::Metrics, target::Agents};
+use crate::{connectonion::ws::Sockets, layers::metrics::Metrics, target::Agents};
 
 /// Settings of a gateway.
 #[derive(Debug, Clone)]
@@ -39,19 +41,19 @@ impl Default for GatewayConfig {
     }
 }
 
-/// Shared by every handler. One `Arc`, so the clone axum makes for each extractor and
-/// middleware is one atomic increment, not one per field (they bounce between cores).
+/// The router's state. One `Arc`, so the clones axum makes of it for each request are one
+/// atomic increment each, not one per field (they bounce between cores).
 #[derive(Clone)]
 pub struct GatewayState(Arc<Shared>);
 
 /// What [`GatewayState`] holds.
 pub struct Shared {
     pub agents: Arc<Agents>,
-    pub config: GatewayConfig,
+    pub config: Arc<GatewayConfig>,
     pub metrics: Arc<Metrics>,
-    /// Turns started over WebSocket in this process (an embedded gateway's), for rejoining.
-    pub live: Arc<LiveTurns>,
-    pub started: std::time::Instant,
+    /// What every WebSocket shares, the live turns clients rejoin included.
+    pub sockets: Sockets,
+    pub started: Instant,
 }
 
 impl GatewayState {
@@ -68,9 +70,42 @@ impl std::ops::Deref for GatewayState {
     }
 }
 
+/// When the gateway started: a standalone gateway's `GET /health` tells its uptime. `Copy`,
+/// so taking it costs nothing.
+#[derive(Clone, Copy)]
+pub(crate) struct StartedAt(pub(crate) Instant);
+
+/// The agents a request may be for: [`TargetAgent`](crate::target::TargetAgent), `GET /`,
+/// discovery.
+impl FromRef<GatewayState> for Arc<Agents> {
+    fn from_ref(state: &GatewayState) -> Self {
+        Arc::clone(&state.agents)
+    }
+}
+
+/// The settings: timeouts, limits, trusted proxies.
+impl FromRef<GatewayState> for Arc<GatewayConfig> {
+    fn from_ref(state: &GatewayState) -> Self {
+        Arc::clone(&state.config)
+    }
+}
+
 /// The metrics layer and `GET /metrics` take only the metrics.
 impl FromRef<GatewayState> for Arc<Metrics> {
     fn from_ref(state: &GatewayState) -> Self {
         Arc::clone(&state.metrics)
+    }
+}
+
+/// The WebSocket routes take what sockets share.
+impl FromRef<GatewayState> for Sockets {
+    fn from_ref(state: &GatewayState) -> Self {
+        state.sockets.clone()
+    }
+}
+
+impl FromRef<GatewayState> for StartedAt {
+    fn from_ref(state: &GatewayState) -> Self {
+        StartedAt(state.started)
     }
 }

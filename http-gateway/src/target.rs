@@ -6,12 +6,12 @@ use std::{collections::HashSet, sync::Arc};
 use agenthost_identity::{Address, AgentKey};
 use agenthost_node::{AgentService, Client, Multiaddr, PeerSocket};
 use axum::{
-    extract::{FromRequestParts, RawPathParams},
+    extract::{FromRef, FromRequestParts, RawPathParams},
     http::request::Parts,
 };
 use moka::sync::Cache;
 
-use crate::{error::ApiError, remote::RemoteAgent, state::GatewayState};
+use crate::{error::ApiError, remote::RemoteAgent};
 
 /// The agents a gateway serves.
 pub enum Agents {
@@ -126,7 +126,8 @@ impl RemoteAgents {
     }
 }
 
-/// The agent a request is for, resolved from the route: extract it in a handler.
+/// The agent a request is for, resolved from the route: extract it in a handler of any
+/// front-end whose state gives the [`Agents`] (`FromRef`).
 #[derive(Clone)]
 pub struct TargetAgent {
     pub address: Address,
@@ -151,14 +152,16 @@ impl TargetAgent {
     }
 }
 
-impl FromRequestParts<GatewayState> for TargetAgent {
+impl<S> FromRequestParts<S> for TargetAgent
+where
+    Arc<Agents>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &GatewayState,
-    ) -> Result<Self, Self::Rejection> {
-        match &*state.agents {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let agents = Arc::<Agents>::from_ref(state);
+        match &*agents {
             Agents::Local(local) => Ok(TargetAgent {
                 address: local.address,
                 service: Arc::clone(&local.service),

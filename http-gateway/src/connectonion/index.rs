@@ -1,6 +1,8 @@
 //! Where things are: `GET /` (every route of this gateway) and `GET /api/agents/{address}`
 //! (where a ConnectOnion client finds an agent).
 
+use std::sync::Arc;
+
 use agenthost_node::{Frame, Request};
 use axum::{
     extract::{RawPathParams, State},
@@ -16,7 +18,6 @@ use super::{
 use crate::{
     client_addr::{http_caller, ClientAddr},
     error::{ApiError, ErrorBody},
-    state::GatewayState,
     target::Agents,
 };
 
@@ -26,8 +27,8 @@ use crate::{
     get, path = "/",
     responses((status = 200, description = "where each route is", body = RouteIndexBody))
 )]
-pub(crate) async fn get_index(State(state): State<GatewayState>) -> Json<RouteIndexBody> {
-    let index = match &*state.agents {
+pub(crate) async fn get_index(State(agents): State<Arc<Agents>>) -> Json<RouteIndexBody> {
+    let index = match &*agents {
         Agents::Local(_) => RouteIndexBody {
             docs: "/docs",
             info: "/info",
@@ -65,7 +66,7 @@ pub(crate) async fn get_index(State(state): State<GatewayState>) -> Json<RouteIn
     )
 )]
 pub(crate) async fn discover_agent(
-    State(state): State<GatewayState>,
+    State(agents): State<Arc<Agents>>,
     params: RawPathParams,
     ClientAddr(remote): ClientAddr,
     headers: HeaderMap,
@@ -73,7 +74,7 @@ pub(crate) async fn discover_agent(
     let text = path_param(&params, "address").unwrap_or_default();
     let address = agenthost_identity::Address::parse(&text)
         .map_err(|e| ApiError::not_found(format!("{text} is not an agent address: {e}")))?;
-    let (base, service) = match &*state.agents {
+    let (base, service) = match &*agents {
         Agents::Local(local) => {
             if local.address != address {
                 return Err(ApiError::not_found(format!(

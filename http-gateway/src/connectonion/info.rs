@@ -1,6 +1,6 @@
 //! `GET /health` and `GET /info` of an agent, and a standalone gateway's own `GET /health`.
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 use agenthost_node::{trust::Transport, Caller, Request};
 use axum::{
@@ -18,7 +18,7 @@ use super::{
 use crate::{
     client_addr::{http_caller, ClientAddr},
     error::{ApiError, ErrorBody},
-    state::GatewayState,
+    state::{GatewayConfig, StartedAt},
     target::TargetAgent,
 };
 
@@ -32,7 +32,7 @@ use crate::{
     )
 )]
 pub(crate) fn get_health(
-    State(state): State<GatewayState>,
+    State(config): State<Arc<GatewayConfig>>,
     agent: TargetAgent,
     ClientAddr(remote): ClientAddr,
 ) -> impl Future<Output = Result<Json<Value>, ApiError>> {
@@ -46,7 +46,7 @@ pub(crate) fn get_health(
         None,
     );
     let reply = agent.service.call(Request::Health {}, caller);
-    response_body(&state, reply).map(|body| body.map(Json))
+    response_body(&config, reply).map(|body| body.map(Json))
 }
 
 /// The agent's name, address, trust, tools, limits, and how it is reachable.
@@ -59,13 +59,13 @@ pub(crate) fn get_health(
     )
 )]
 pub(crate) async fn get_info(
-    State(state): State<GatewayState>,
+    State(config): State<Arc<GatewayConfig>>,
     agent: TargetAgent,
     ClientAddr(remote): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let reply = agent.service.call(Request::Info {}, http_caller(remote));
-    let mut body = response_body(&state, reply).await?;
+    let mut body = response_body(&config, reply).await?;
     if let Some(obj) = body.as_object_mut() {
         obj.insert(
             "endpoints".into(),
@@ -94,11 +94,13 @@ pub(super) fn endpoint(headers: &HeaderMap, base_path: &str) -> String {
     get, path = "/health",
     responses((status = 200, description = "the gateway is up", body = HealthBody))
 )]
-pub(crate) async fn gateway_health(State(state): State<GatewayState>) -> Json<serde_json::Value> {
+pub(crate) async fn gateway_health(
+    State(StartedAt(started)): State<StartedAt>,
+) -> Json<serde_json::Value> {
     Json(json!({
         "status": "healthy",
         "agent": null,
         "gateway": true,
-        "uptime": state.started.elapsed().as_secs(),
+        "uptime": started.elapsed().as_secs(),
     }))
 }

@@ -1,5 +1,7 @@
 //! `POST /input`: run the agent on a prompt, plain or signed (WIRE.md §3).
 
+use std::sync::Arc;
+
 use agenthost_node::{InputRequest, Request};
 use axum::{body::Bytes, extract::rejection::BytesRejection, extract::State, Json};
 use serde_json::Value;
@@ -11,7 +13,7 @@ use super::{
 use crate::{
     client_addr::{http_caller, ClientAddr},
     error::{ApiError, ErrorBody},
-    state::GatewayState,
+    state::GatewayConfig,
     target::TargetAgent,
 };
 
@@ -35,7 +37,7 @@ use crate::{
     )
 )]
 pub(crate) async fn post_input(
-    State(state): State<GatewayState>,
+    State(config): State<Arc<GatewayConfig>>,
     agent: TargetAgent,
     ClientAddr(remote): ClientAddr,
     body: Result<Bytes, BytesRejection>,
@@ -57,7 +59,7 @@ pub(crate) async fn post_input(
     let reply = agent
         .service
         .call(Request::Input(input), http_caller(remote));
-    let output = tokio::time::timeout(state.config.request_timeout, reply.output())
+    let output = tokio::time::timeout(config.request_timeout, reply.output())
         .await
         .map_err(|_| timeout_error())??;
     Ok(Json(InputResponse {

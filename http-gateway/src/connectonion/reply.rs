@@ -8,7 +8,7 @@ use futures::{
 };
 use serde_json::Value;
 
-use crate::{error::ApiError, state::GatewayState};
+use crate::{error::ApiError, state::GatewayConfig};
 
 type BodyResult = Result<Value, ApiError>;
 
@@ -19,13 +19,13 @@ type BodyResult = Result<Value, ApiError>;
 /// inline, this future was 816 bytes and `GET /health`'s handler future 1,240, and axum
 /// allocates and copies each handler's future on every request.
 pub(super) fn response_body(
-    state: &GatewayState,
+    config: &GatewayConfig,
     mut reply: Reply,
 ) -> Either<Ready<BodyResult>, BoxFuture<'static, BodyResult>> {
     match reply.next_frame().now_or_never() {
         Some(Some(frame)) if frame.is_terminal() => Either::Left(ready(body_of(frame))),
         _ => {
-            let timeout = state.config.request_timeout;
+            let timeout = config.request_timeout;
             Either::Right(Box::pin(async move {
                 let frame = tokio::time::timeout(timeout, reply.terminal())
                     .await

@@ -1,16 +1,16 @@
 //! What the HTTP handlers read of the request besides its body: [`RequestMeta`] (who sent it
 //! from where, and what a signed GET was signed over) and path parameters.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use agenthost_node::SignedFields;
 use axum::{
-    extract::{OriginalUri, RawPathParams},
+    extract::{FromRef, FromRequestParts, OriginalUri, RawPathParams},
     http::{HeaderMap, Method},
 };
 
 use super::signed_get::signed_fields;
-use crate::{client_addr::ClientAddr, error::ApiError, state::GatewayState};
+use crate::{client_addr::ClientAddr, error::ApiError, state::GatewayConfig};
 
 /// What a route needs of the request itself: who sent it from where, and what a signed GET
 /// was signed over (the URI as the client sent it, before any nesting stripped a prefix).
@@ -21,12 +21,16 @@ pub(super) struct RequestMeta {
     pub headers: HeaderMap,
 }
 
-impl axum::extract::FromRequestParts<GatewayState> for RequestMeta {
+impl<S> FromRequestParts<S> for RequestMeta
+where
+    Arc<GatewayConfig>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        state: &GatewayState,
+        state: &S,
     ) -> Result<Self, Self::Rejection> {
         let ClientAddr(remote) = ClientAddr::from_request_parts(parts, state).await?;
         let OriginalUri(uri) = OriginalUri::from_request_parts(parts, state)

@@ -1,6 +1,8 @@
 //! `GET /sessions`, `GET /sessions/{id}` and `POST /sessions/{id}/cancel`: the caller's
 //! sessions, read with signed GETs (WIRE.md §2.5).
 
+use std::sync::Arc;
+
 use agenthost_node::{Request, SignedFields};
 use axum::{
     body::Bytes,
@@ -18,7 +20,7 @@ use super::{
 use crate::{
     client_addr::http_caller,
     error::{ApiError, ErrorBody},
-    state::GatewayState,
+    state::GatewayConfig,
     target::TargetAgent,
 };
 
@@ -37,7 +39,7 @@ use crate::{
     )
 )]
 pub(crate) async fn get_sessions(
-    State(state): State<GatewayState>,
+    State(config): State<Arc<GatewayConfig>>,
     agent: TargetAgent,
     meta: RequestMeta,
 ) -> Result<Json<Value>, ApiError> {
@@ -64,7 +66,7 @@ pub(crate) async fn get_sessions(
         Request::Sessions { limit, signed },
         http_caller(meta.remote),
     );
-    Ok(Json(response_body(&state, reply).await?))
+    Ok(Json(response_body(&config, reply).await?))
 }
 
 /// One session record: its owner's (signed GET), or an anonymous one to whoever has its id.
@@ -81,20 +83,25 @@ pub(crate) async fn get_sessions(
     )
 )]
 pub(crate) async fn get_session(
-    State(state): State<GatewayState>,
+    State(config): State<Arc<GatewayConfig>>,
     agent: TargetAgent,
     params: RawPathParams,
     meta: RequestMeta,
 ) -> Result<Json<Value>, ApiError> {
-    session_request(&state, &agent, &params, &meta, b"", |session_id, signed| {
-        Request::Session { session_id, signed }
-    })
+    session_request(
+        &config,
+        &agent,
+        &params,
+        &meta,
+        b"",
+        |session_id, signed| Request::Session { session_id, signed },
+    )
     .await
 }
 
 /// A request about one session (`/sessions/{id}…`), signed over `body` if at all.
 async fn session_request(
-    state: &GatewayState,
+    config: &GatewayConfig,
     agent: &TargetAgent,
     params: &RawPathParams,
     meta: &RequestMeta,
@@ -107,7 +114,7 @@ async fn session_request(
     let reply = agent
         .service
         .call(request(session_id, signed), http_caller(meta.remote));
-    Ok(Json(response_body(state, reply).await?))
+    Ok(Json(response_body(config, reply).await?))
 }
 
 /// Cancels the caller's running turn of a session (signed like a GET, method `POST`).
@@ -124,7 +131,7 @@ async fn session_request(
     )
 )]
 pub(crate) async fn cancel_session(
-    State(state): State<GatewayState>,
+    State(config): State<Arc<GatewayConfig>>,
     agent: TargetAgent,
     params: RawPathParams,
     meta: RequestMeta,
@@ -132,7 +139,7 @@ pub(crate) async fn cancel_session(
 ) -> Result<Json<Value>, ApiError> {
     let body = body?;
     session_request(
-        &state,
+        &config,
         &agent,
         &params,
         &meta,

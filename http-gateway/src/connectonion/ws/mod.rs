@@ -11,12 +11,12 @@
 //! (each turn's frames, kept for rejoining clients; a slow socket never slows the agent).
 
 mod client_socket;
-pub(crate) mod live_turns;
+mod live_turns;
 mod seal;
 mod session;
 mod tunnel;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, ops::Deref, sync::Arc};
 
 use agenthost_node::{Caller, PeerSocket, SocketOpen, SocketService};
 use axum::{
@@ -31,34 +31,69 @@ use futures::future::BoxFuture;
 use crate::{
     client_addr::{http_caller, ClientAddr},
     error::ApiError,
-    state::GatewayState,
+    layers::metrics::Metrics,
+    state::GatewayConfig,
     target::Agents,
     target::TargetAgent,
 };
 use client_socket::ClientSocket;
+use live_turns::LiveTurns;
 use session::Session;
+
+/// What every socket of a gateway shares; the WebSocket routes take it as their state
+/// (`FromRef`) and [`PeerSockets`] holds it. One `Arc`, cheap to clone.
+#[derive(Clone)]
+pub struct Sockets(Arc<SocketsShared>);
+
+/// What [`Sockets`] holds.
+pub struct SocketsShared {
+    pub agents: Arc<Agents>,
+    pub config: Arc<GatewayConfig>,
+    pub metrics: Arc<Metrics>,
+    /// Turns started over WebSocket in this process (an embedded gateway's), for rejoining.
+    pub live: Arc<LiveTurns>,
+}
+
+impl Sockets {
+    pub fn new(agents: Arc<Agents>, config: Arc<GatewayConfig>, metrics: Arc<Metrics>) -> Self {
+        Sockets(Arc::new(SocketsShared {
+            agents,
+            live: Arc::new(LiveTurns::new(config.ws_lag_frames)),
+            config,
+            metrics,
+        }))
+    }
+}
+
+impl Deref for Sockets {
+    type Target = SocketsShared;
+
+    fn deref(&self) -> &SocketsShared {
+        &self.0
+    }
+}
 
 /// `GET /ws` (and `/agents/{address}/ws`): upgrade, then serve one client.
 pub(crate) async fn ws_agent(
-    State(state): State<GatewayState>,
+    State(sockets): State<Sockets>,
     agent: TargetAgent,
     ClientAddr(remote): ClientAddr,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    upgrade_socket(state, Some(agent), remote, upgrade)
+    upgrade_socket(sockets, Some(agent), remote, upgrade)
 }
 
 /// `GET /ws/input`: frames name their agent with a top-level `to` (SEAL's included).
 pub(crate) async fn ws_routed(
-    State(state): State<GatewayState>,
+    State(sockets): State<Sockets>,
     ClientAddr(remote): ClientAddr,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    upgrade_socket(state, None, remote, upgrade)
+    upgrade_socket(sockets, None, remote, upgrade)
 }
 
 fn upgrade_socket(
-    state: GatewayState,
+    sockets: Sockets,
     agent: Option<TargetAgent>,
     remote: SocketAddr,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -75,16 +110,16 @@ fn upgrade_socket(
             .into_response()
         }
     };
-    let limit = state.config.max_body_bytes;
+    let limit = sockets.config.max_body_bytes;
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
-            state.metrics.ws_opened();
-            match &*state.agents {
+            sockets.metrics.ws_opened();
+            match &*sockets.agents {
                 Agents::Local(local) => {
                     let session = Session::new(
-                        state.clone(),
+                        sockets.clone(),
                         local.clone(),
                         http_caller(remote),
                         remote.to_string(),
@@ -93,21 +128,21 @@ fn upgrade_socket(
                 }
                 Agents::Remote(agents) => {
                     let fixed = agent.map(|a| a.address);
-                    tunnel::carry(&state, agents, fixed, remote, socket).await;
+                    tunnel::carry(&sockets, agents, fixed, remote, socket).await;
                 }
             }
-            state.metrics.ws_closed();
+            sockets.metrics.ws_closed();
         })
 }
 
 /// The sockets a standalone gateway carries to this agent over P2P, served like its own.
 pub(crate) struct PeerSockets {
-    state: GatewayState,
+    sockets: Sockets,
 }
 
 impl PeerSockets {
-    pub(crate) fn new(state: GatewayState) -> Self {
-        PeerSockets { state }
+    pub(crate) fn new(sockets: Sockets) -> Self {
+        PeerSockets { sockets }
     }
 }
 
@@ -118,19 +153,19 @@ impl SocketService for PeerSockets {
         open: SocketOpen,
         caller: Caller,
     ) -> BoxFuture<'static, ()> {
-        let state = self.state.clone();
+        let sockets = self.sockets.clone();
         Box::pin(async move {
-            let Agents::Local(local) = &*state.agents else {
+            let Agents::Local(local) = &*sockets.agents else {
                 return;
             };
             let label = match &open.client {
                 Some(client) => format!("{client} via {caller}"),
                 None => caller.to_string(),
             };
-            state.metrics.ws_opened();
-            let session = Session::new(state.clone(), local.clone(), caller, label);
+            sockets.metrics.ws_opened();
+            let session = Session::new(sockets.clone(), local.clone(), caller, label);
             session.serve(ClientSocket::from_peer(socket)).await;
-            state.metrics.ws_closed();
+            sockets.metrics.ws_closed();
         })
     }
 }

@@ -22,12 +22,13 @@ use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::Sockets;
 use super::{
     client_socket::{ClientSocket, Incoming, Outgoing},
     live_turns::{LastSeen, LiveTurn, Subscription, TurnFrame},
     seal::{Hello, SealedChannel, SEAL, SEALED},
 };
-use crate::{error::ApiError, state::GatewayState, target::LocalAgent};
+use crate::{error::ApiError, target::LocalAgent};
 
 /// The authenticated form's state after CONNECT.
 struct Authenticated {
@@ -66,7 +67,7 @@ enum Close {
 
 /// One socket's session.
 pub(super) struct Session {
-    state: GatewayState,
+    sockets: Sockets,
     agent: LocalAgent,
     /// Who carried the socket: an HTTP client, or the gateway peer of a tunnel.
     transport: Caller,
@@ -82,13 +83,13 @@ pub(super) struct Session {
 
 impl Session {
     pub(super) fn new(
-        state: GatewayState,
+        sockets: Sockets,
         agent: LocalAgent,
         transport: Caller,
         label: String,
     ) -> Self {
         Session {
-            state,
+            sockets,
             agent,
             transport,
             label,
@@ -105,7 +106,7 @@ impl Session {
             mut incoming,
             mut outgoing,
         } = socket;
-        let mut ping = tokio::time::interval(self.state.config.ws_ping_interval);
+        let mut ping = tokio::time::interval(self.sockets.config.ws_ping_interval);
         ping.tick().await; // the first tick is immediate
         let result: Result<(), Close> = async {
             loop {
@@ -177,7 +178,7 @@ impl Session {
             Some(channel) => channel.seal(&text),
             None => text,
         };
-        let timeout = self.state.config.ws_send_timeout;
+        let timeout = self.sockets.config.ws_send_timeout;
         match tokio::time::timeout(timeout, out.send(text)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(())) => Err(Close::Gone),
@@ -469,7 +470,7 @@ impl Session {
         let status = match &self.auth {
             Some(auth) if !id.is_empty() => {
                 let owner = auth.signer.to_string();
-                match self.state.live.get(&id) {
+                match self.sockets.live.get(&id) {
                     Some(turn)
                         if !turn.is_finished() && turn.owner.as_deref() == Some(owner.as_str()) =>
                     {
@@ -512,7 +513,7 @@ impl Session {
                 return Ok((id, "running"));
             }
         }
-        if let Some(turn) = self.state.live.get(&id) {
+        if let Some(turn) = self.sockets.live.get(&id) {
             if !turn.is_finished() && turn.owner.as_deref() == Some(owner.as_str()) {
                 // Rejoin: what was missed, then what comes.
                 let sub = turn.subscribe(last_seen);
@@ -640,7 +641,7 @@ impl Session {
             auth.session_id = session_id.clone();
         }
         let turn = self
-            .state
+            .sockets
             .live
             .start(session_id, owner.map(|a| a.to_string()), reply);
         let sub = turn.subscribe(&LastSeen::Nothing);

@@ -14,11 +14,12 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use super::Sockets;
 use super::{
     client_socket::{ClientSocket, Incoming},
     session::{api_error_text, error_text},
 };
-use crate::{error::ApiError, state::GatewayState, target::RemoteAgents};
+use crate::{error::ApiError, target::RemoteAgents};
 
 /// What the gateway reads of a plaintext frame: its kind and whom it names.
 #[derive(Deserialize, Default)]
@@ -54,7 +55,7 @@ impl<'a> Peek<'a> {
 
 /// Carries one client socket until either side ends it.
 pub(super) async fn carry(
-    state: &GatewayState,
+    sockets: &Sockets,
     agents: &RemoteAgents,
     fixed: Option<Address>,
     remote: SocketAddr,
@@ -65,7 +66,7 @@ pub(super) async fn carry(
         outgoing,
     } = ClientSocket::from_websocket(socket);
     let outgoing = Mutex::new(outgoing);
-    let send_timeout = state.config.ws_send_timeout;
+    let send_timeout = sockets.config.ws_send_timeout;
     let reply = |text: String| {
         let outgoing = &outgoing;
         async move {
