@@ -6,11 +6,13 @@
 //!   it with [`PeerSockets`]. A sealed socket is therefore sealed end to end: the gateway sees
 //!   only ciphertext.
 //!
-//! Inside: `client_socket.rs` (an axum WebSocket or a P2P stream as one message stream),
-//! `seal.rs` (ConnectOnion's SEAL), `session.rs` (CONNECT, INPUT, rejoining), `live_turns.rs`
-//! (each turn's frames, kept for rejoining clients; a slow socket never slows the agent).
+//! Inside: this file (the routes, [`Sockets`], [`PeerSockets`]), `client_socket.rs` (an axum
+//! WebSocket or a P2P stream as one message stream), `seal.rs` (ConnectOnion's SEAL),
+//! `session/` (CONNECT, INPUT, rejoining), `live_turns.rs` (each turn's frames, kept for
+//! rejoining clients; a slow socket never slows the agent), `frames.rs` (ERROR frames).
 
 mod client_socket;
+mod frames;
 mod live_turns;
 mod seal;
 mod session;

@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 use super::Sockets;
 use super::{
     client_socket::{ClientSocket, Incoming},
-    session::{api_error_text, error_text},
+    frames::{api_error_text, error_text},
 };
 use crate::{error::ApiError, target::RemoteAgents};
 
