@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document of `GET /openapi.json`, collected from the handlers' own
-//! annotations as the router is built (`server.rs`), so it cannot drift from the routes.
+//! annotations as the route table is built (`mod.rs`), so it cannot drift from the routes.
 
 use utoipa::{
     openapi::{
