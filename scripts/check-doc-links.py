@@ -11,7 +11,8 @@ the code itself writes (a test's policy file in a temporary folder).
 A name counts as present when it resolves against the naming file's own folder, then against
 the repository root, or, written without `./` or `../`, when some project file's path ends
 with it (so a comment may say `WIRE.md` for `docs/WIRE.md`). URLs and anything under
-node_modules are not looked at.
+node_modules are not looked at. docs/ARCHITECTURE.md is held to more: every source file it
+names (a backticked `*.rs` path) must exist too.
 
 Usage: python3 scripts/check-doc-links.py   (exit 0 when all are present, 1 otherwise)
 """
@@ -185,6 +186,17 @@ def main():
                 references += 1
                 if not present(name, path, root, file_set, suffixes):
                     missing.append(f"{path}:{number}: names {name}, which is not in the project")
+
+    # docs/ARCHITECTURE.md walks the request paths file by file: each source file it names
+    # (`serve.rs`, `node/src/client/dial.rs`) must exist, so the map cannot drift from the code.
+    arch = "docs/ARCHITECTURE.md"
+    if arch in file_set:
+        text = read_text(os.path.join(root, arch)) or ""
+        for number, line in enumerate(text.splitlines(), start=1):
+            for name in re.findall(r"`([A-Za-z0-9_./-]+\.rs)`", line):
+                references += 1
+                if name not in suffixes:
+                    missing.append(f"{arch}:{number}: names {name}, which is not in the project")
 
     for line in missing:
         print(line)

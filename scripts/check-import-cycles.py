@@ -28,6 +28,8 @@ def strip_comments_and_tests(text):
     text = re.sub(r"//[^\n]*", "", text)
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     text = re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
+    # `pub(in crate::a)` names a module for visibility, not a dependency.
+    text = re.sub(r"pub\(in [^)]*\)", "pub", text)
     # Inline test modules: drop from `#[cfg(test)]` + `mod x {` to its closing brace.
     out = []
     i = 0
@@ -160,7 +162,7 @@ class Crate:
                         t = self.resolve(path, segs)
                         if t is not None:
                             targets.add(t)
-            for p in INLINE_RE.findall(private):
+            for p in INLINE_RE.findall(USE_RE.sub("", private)):
                 t = self.resolve(path, tuple(p.split("::")))
                 if t is not None:
                     targets.add(t)

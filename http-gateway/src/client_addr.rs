@@ -19,7 +19,7 @@ use axum::{
     http::{request::Parts, HeaderMap},
 };
 
-use crate::{error::ApiError, state::GatewayConfig};
+use crate::{config::GatewayConfig, error::ApiError};
 
 /// The client's address (port 0 when it came from `X-Forwarded-For`), for handlers of any
 /// front-end whose state gives the settings (`FromRef`).

@@ -18,8 +18,8 @@
 //!   gateway carried to the agent over a P2P socket stream (`tunnel.rs`); `live_turns.rs`
 //!   keeps each turn's frames for rejoining clients and never lets a slow socket slow the
 //!   agent;
-//! - shared by every front-end: `state.rs` (the router's state and the `FromRef` sub-states
-//!   handlers take), `target.rs` (which agent a request is for: the local one, or a remote one
+//! - shared by every front-end: `config.rs` ([`GatewayConfig`]), `state.rs` (the router's
+//!   state and the `FromRef` sub-states handlers take), `target.rs` (which agent a request is for: the local one, or a remote one
 //!   behind the allow/deny lists), `remote.rs` ([`RemoteAgent`] over the node's client),
 //!   `client_addr.rs` (the client's address through trusted reverse proxies), `error.rs`
 //!   (agent error codes to HTTP statuses, JSON bodies for every error).
@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod client_addr;
+mod config;
 mod connectonion;
 mod error;
 mod layers;
@@ -36,8 +37,8 @@ mod state;
 mod target;
 
 pub use agenthost_node::AgentService;
+pub use config::GatewayConfig;
 pub use error::{status_of, ApiError};
 pub use remote::RemoteAgent;
 pub use server::Gateway;
-pub use state::GatewayConfig;
 pub use target::{AccessLists, RemoteAgents};

@@ -11,13 +11,14 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
 use crate::{
+    config::GatewayConfig,
     connectonion::{ws::Sockets, ConnectOnion, PeerSockets},
     error::{no_route, wrong_method},
     layers::{
         cors::{GatewayCors, GatewayCorsService},
         metrics::{self, Metrics},
     },
-    state::{GatewayConfig, GatewayState, Shared},
+    state::{GatewayState, Shared},
     target::{Agents, LocalAgent, RemoteAgents},
 };
 

@@ -17,8 +17,9 @@ use super::{
 };
 use crate::{
     client_addr::{http_caller, ClientAddr},
+    config::GatewayConfig,
     error::{ApiError, ErrorBody},
-    state::{GatewayConfig, StartedAt},
+    state::StartedAt,
     target::TargetAgent,
 };
 

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::{
     client_addr::{http_caller, ClientAddr},
+    config::GatewayConfig,
     error::{ApiError, ErrorBody},
-    state::GatewayConfig,
     target::TargetAgent,
 };
 
@@ -50,8 +50,7 @@ pub(crate) async fn post_input(
     }
     let input: InputRequest = serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))?;
-    let signed = input.payload.is_some() || input.from.is_some() || input.signature.is_some();
-    if signed {
+    if input.is_signed() {
         agent.check_signer(input.from.as_deref())?;
     } else if input.prompt.is_none() {
         return Err(ApiError::bad_request("missing prompt"));

@@ -10,7 +10,7 @@ use axum::{
 };
 
 use super::signed_get::signed_fields;
-use crate::{client_addr::ClientAddr, error::ApiError, state::GatewayConfig};
+use crate::{client_addr::ClientAddr, config::GatewayConfig, error::ApiError};
 
 /// What a route needs of the request itself: who sent it from where, and what a signed GET
 /// was signed over (the URI as the client sent it, before any nesting stripped a prefix).

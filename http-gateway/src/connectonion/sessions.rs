@@ -19,8 +19,8 @@ use super::{
 };
 use crate::{
     client_addr::http_caller,
+    config::GatewayConfig,
     error::{ApiError, ErrorBody},
-    state::GatewayConfig,
     target::TargetAgent,
 };
 

@@ -1,12 +1,13 @@
 //! WebSocket `/ws` (WIRE.md §4). A socket's session always runs in the agent's own process,
 //! where its key (SEAL), its door (CONNECT's signature and single use) and its live turns are:
-//! - on an embedded gateway, `/ws` (and `/ws/input`) run the session here ([`session`]);
+//! - on an embedded gateway, `/ws` runs the session here ([`session`]);
 //! - on a standalone gateway, `/agents/{address}/ws` and `/ws/input` carry the socket, frames
 //!   verbatim, to the agent over a P2P socket stream (`tunnel.rs`); the agent's host serves
 //!   it with [`PeerSockets`]. A sealed socket is therefore sealed end to end: the gateway sees
 //!   only ciphertext.
 //!
-//! Inside: this file (the routes, [`Sockets`], [`PeerSockets`]), `client_socket.rs` (an axum
+//! Inside: this file (the routes, [`PeerSockets`]), `sockets.rs` ([`Sockets`], what every
+//! socket shares), `client_socket.rs` (an axum
 //! WebSocket or a P2P stream as one message stream), `seal.rs` (ConnectOnion's SEAL),
 //! `session/` (CONNECT, INPUT, rejoining), `live_turns.rs` (each turn's frames, kept for
 //! rejoining clients; a slow socket never slows the agent), `frames.rs` (ERROR frames).
@@ -16,9 +17,10 @@ mod frames;
 mod live_turns;
 mod seal;
 mod session;
+mod sockets;
 mod tunnel;
 
-use std::{net::SocketAddr, ops::Deref, sync::Arc};
+use std::net::SocketAddr;
 
 use agenthost_node::{Caller, PeerSocket, SocketOpen, SocketService};
 use axum::{
@@ -33,47 +35,12 @@ use futures::future::BoxFuture;
 use crate::{
     client_addr::{http_caller, ClientAddr},
     error::ApiError,
-    layers::metrics::Metrics,
-    state::GatewayConfig,
     target::Agents,
     target::TargetAgent,
 };
 use client_socket::ClientSocket;
-use live_turns::LiveTurns;
 use session::Session;
-
-/// What every socket of a gateway shares; the WebSocket routes take it as their state
-/// (`FromRef`) and [`PeerSockets`] holds it. One `Arc`, cheap to clone.
-#[derive(Clone)]
-pub struct Sockets(Arc<SocketsShared>);
-
-/// What [`Sockets`] holds.
-pub struct SocketsShared {
-    pub agents: Arc<Agents>,
-    pub config: Arc<GatewayConfig>,
-    pub metrics: Arc<Metrics>,
-    /// Turns started over WebSocket in this process (an embedded gateway's), for rejoining.
-    pub live: Arc<LiveTurns>,
-}
-
-impl Sockets {
-    pub fn new(agents: Arc<Agents>, config: Arc<GatewayConfig>, metrics: Arc<Metrics>) -> Self {
-        Sockets(Arc::new(SocketsShared {
-            agents,
-            live: Arc::new(LiveTurns::new(config.ws_lag_frames)),
-            config,
-            metrics,
-        }))
-    }
-}
-
-impl Deref for Sockets {
-    type Target = SocketsShared;
-
-    fn deref(&self) -> &SocketsShared {
-        &self.0
-    }
-}
+pub(crate) use sockets::Sockets;
 
 /// `GET /ws` (and `/agents/{address}/ws`): upgrade, then serve one client.
 pub(crate) async fn ws_agent(

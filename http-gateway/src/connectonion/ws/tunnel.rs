@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::Sockets;
+use super::sockets::Sockets;
 use super::{
     client_socket::{ClientSocket, Incoming},
     frames::{api_error_text, error_text},

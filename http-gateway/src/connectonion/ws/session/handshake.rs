@@ -6,7 +6,7 @@ use agenthost_identity::{Address, SignedEnvelope};
 use agenthost_node::{new_session_id, oip_descriptor, ErrorCode, Frame, Opening, Request};
 use serde_json::{json, Map, Value};
 
-use super::{Authenticated, Close, Following, Session};
+use super::state::{Authenticated, Close, Following, Session};
 use crate::{
     connectonion::ws::{
         live_turns::LastSeen,

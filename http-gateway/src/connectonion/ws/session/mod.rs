@@ -12,14 +12,14 @@
 //! replayed: the next INPUT starts a new turn); `new` otherwise, under a fresh id when the one
 //! asked for is unknown or someone else's.
 //!
-//! Here the session's state and its loop (reading frames, unsealing, dispatching them);
+//! Here the session's loop (reading frames, unsealing, dispatching them); `state.rs`: what it
+//! holds;
 //! `handshake.rs`: SEAL and CONNECT, who speaks on this socket and which session it continues;
 //! `turns.rs`: INPUT, and following a turn's frames.
 
 mod handshake;
+mod state;
 mod turns;
-
-use std::sync::Arc;
 
 use agenthost_identity::Address;
 use agenthost_node::Caller;
@@ -30,63 +30,13 @@ use tokio::sync::broadcast::error::RecvError;
 use super::{
     client_socket::{ClientSocket, Incoming, Outgoing},
     frames::{api_error_text, error_text},
-    live_turns::{LiveTurn, Subscription},
-    seal::{SealedChannel, SEAL, SEALED},
-    Sockets,
+    seal::{SEAL, SEALED},
+    sockets::Sockets,
 };
 use crate::{error::ApiError, target::LocalAgent};
+pub(super) use state::Session;
+use state::{Close, Received};
 use turns::next_live;
-
-/// The authenticated form's state after CONNECT.
-struct Authenticated {
-    signer: Address,
-    session_id: String,
-    /// v2 (`signed_commands: 1` in the CONNECT payload): every later command is signed. v1:
-    /// plain commands, run as the CONNECT's signer.
-    signed_commands: bool,
-    /// The conversation the client holds (CONNECT's `session`, then each OUTPUT's), for INPUTs
-    /// that do not carry their own.
-    conversation: Option<Value>,
-}
-
-/// The turn this socket is following.
-struct Following {
-    turn: Arc<LiveTurn>,
-    sub: Subscription,
-}
-
-/// What a client message calls for.
-enum Received {
-    Replies(Vec<String>),
-    /// The handshake's answer, then the channel for every later frame.
-    Sealed(String, SealedChannel),
-}
-
-/// Why the socket is closing.
-enum Close {
-    /// The client left or the socket failed.
-    Gone,
-    /// The client fell too far behind a live turn.
-    Lagged,
-    /// A SEAL failed: say why in the clear (the channel, if any, is broken) and close.
-    Refused(String),
-}
-
-/// One socket's session.
-pub(super) struct Session {
-    sockets: Sockets,
-    agent: LocalAgent,
-    /// Who carried the socket: an HTTP client, or the gateway peer of a tunnel.
-    transport: Caller,
-    /// For logs: the client's address as the transport knows it.
-    label: String,
-    seal: Option<SealedChannel>,
-    /// The address that opened the seal: a CONNECT inside must be signed by it.
-    sealed_by: Option<Address>,
-    first_frame: bool,
-    auth: Option<Authenticated>,
-    turn: Option<Following>,
-}
 
 impl Session {
     pub(super) fn new(

@@ -8,7 +8,7 @@ use agenthost_node::{Frame, InputRequest, Request};
 use serde_json::{json, Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Following, Session};
+use super::state::{Following, Session};
 use crate::{
     connectonion::ws::live_turns::{LastSeen, TurnFrame},
     error::ApiError,

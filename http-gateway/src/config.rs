@@ -1,0 +1,35 @@
+//! [`GatewayConfig`]: the settings of a gateway.
+
+use std::time::Duration;
+
+/// Settings of a gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Largest request body; derive it from the agent's file limits
+    /// (`InputLimits::max_request_bytes`), so every request the agent could accept fits.
+    pub max_body_bytes: usize,
+    /// How often a WebSocket gets `{"type":"PING"}` (WIRE.md §4: 30 s).
+    pub ws_ping_interval: Duration,
+    /// Frames a WebSocket client may fall behind a live turn before it is told and dropped.
+    pub ws_lag_frames: usize,
+    /// How long a write to a WebSocket may block before the client is dropped.
+    pub ws_send_timeout: Duration,
+    /// Longest wait for an HTTP answer (`POST /input` included) before 504.
+    pub request_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`client_addr.rs`); empty:
+    /// the TCP peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            max_body_bytes: agenthost_node::inputs::InputLimits::default().max_request_bytes(),
+            ws_ping_interval: Duration::from_secs(30),
+            ws_lag_frames: 1024,
+            ws_send_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(600),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! [`Sockets`]: what every WebSocket of a gateway shares.
+
+use std::{ops::Deref, sync::Arc};
+
+use super::live_turns::LiveTurns;
+use crate::{config::GatewayConfig, layers::metrics::Metrics, target::Agents};
+
+/// What every socket of a gateway shares; the WebSocket routes take it as their state
+/// (`FromRef`) and [`PeerSockets`] holds it. One `Arc`, cheap to clone.
+#[derive(Clone)]
+pub struct Sockets(Arc<SocketsShared>);
+
+/// What [`Sockets`] holds.
+pub struct SocketsShared {
+    pub agents: Arc<Agents>,
+    pub config: Arc<GatewayConfig>,
+    pub metrics: Arc<Metrics>,
+    /// Turns started over WebSocket in this process (an embedded gateway's), for rejoining.
+    pub live: Arc<LiveTurns>,
+}
+
+impl Sockets {
+    pub fn new(agents: Arc<Agents>, config: Arc<GatewayConfig>, metrics: Arc<Metrics>) -> Self {
+        Sockets(Arc::new(SocketsShared {
+            agents,
+            live: Arc::new(LiveTurns::new(config.ws_lag_frames)),
+            config,
+            metrics,
+        }))
+    }
+}
+
+impl Deref for Sockets {
+    type Target = SocketsShared;
+
+    fn deref(&self) -> &SocketsShared {
+        &self.0
+    }
+}
