@@ -35,7 +35,17 @@ const PROTOBUF_ED25519_PREFIX: [u8; 4] = [0x08, 0x01, 0x12, 0x20];
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Address([u8; 32]);
 
+/// The protocol name of the relays' Kademlia DHT, their own so it never mixes with the public
+/// IPFS DHT; relays serve it and agents' nodes query it as clients.
+pub const DHT_PROTOCOL: &str = "/agenthost/kad/1.0.0";
+
 impl Address {
+    /// The key under which relays announce in their DHT that they list this agent: the
+    /// address's text (`0x…`), so any node can look an agent up knowing only its address.
+    pub fn dht_key(&self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+
     /// Wraps raw public-key bytes. No validation: see [`Address::verifying_key`].
     pub const fn from_bytes(bytes: [u8; 32]) -> Address {
         Address(bytes)

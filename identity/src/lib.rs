@@ -37,7 +37,7 @@ pub mod envelope;
 pub mod key_file;
 pub mod replay;
 
-pub use address::{Address, AddressError};
+pub use address::{Address, AddressError, DHT_PROTOCOL};
 pub use agent_key::AgentKey;
 pub use canonical::{canonical_json, canonical_json_utf8};
 pub use envelope::{

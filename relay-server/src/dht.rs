@@ -23,7 +23,8 @@ use crate::behaviour::RelayBehaviour;
 use crate::config::DirectoryConfig;
 
 /// The relays' DHT. Agents' nodes speak the same protocol name as Kademlia clients.
-pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/agenthost/kad/1.0.0");
+pub(crate) const KAD_PROTOCOL: StreamProtocol =
+    StreamProtocol::new(agenthost_identity::DHT_PROTOCOL);
 
 /// How long another node keeps our provider record without hearing it again.
 const PROVIDER_TTL: Duration = Duration::from_secs(3 * 60 * 60);
@@ -36,7 +37,7 @@ const MAX_KNOWN_SERVERS: usize = 10_000;
 
 /// The DHT key under which relays announce that they list the agent `address`.
 pub(crate) fn agent_key(address: &Address) -> kad::RecordKey {
-    kad::RecordKey::new(&address.to_string())
+    kad::RecordKey::new(&address.dht_key())
 }
 
 /// The PeerId at the end of a full multiaddr (`…/p2p/<id>`).

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     transport::{Node, NodeConfig, NodeHandle},
-    wire::DEFAULT_MAX_FRAME_BYTES,
+    wire::{circuit_through, is_circuit, relay_part, DEFAULT_MAX_FRAME_BYTES},
 };
 
 /// How long direct addresses have before the relayed ones are dialed too.
@@ -117,12 +117,9 @@ impl Client {
                             for relay_addr in relay_addrs {
                                 let relay_addr = strip_any_p2p(relay_addr);
                                 tracing::debug!(%peer, %relay, addr = %relay_addr, "relay from the DHT");
-                                found.push(
-                                    relay_addr
-                                        .clone()
-                                        .with(Protocol::P2p(relay))
-                                        .with(Protocol::P2pCircuit),
-                                );
+                                found.push(circuit_through(
+                                    &relay_addr.clone().with(Protocol::P2p(relay)),
+                                ));
                                 if !more.iter().any(|(id, _)| *id == relay) {
                                     more.push((relay, relay_addr));
                                 }
@@ -224,20 +221,9 @@ fn strip_any_p2p(mut addr: Multiaddr) -> Multiaddr {
     addr
 }
 
-/// Whether `addr` goes through a relay.
-fn is_circuit(addr: &Multiaddr) -> bool {
-    addr.iter().any(|p| p == Protocol::P2pCircuit)
-}
-
 /// The relay of a circuit address: its PeerId and its own address (without `/p2p/<relay>`).
 fn relay_of(addr: &Multiaddr) -> Option<(PeerId, Multiaddr)> {
-    if !is_circuit(addr) {
-        return None;
-    }
-    let mut relay: Multiaddr = addr
-        .iter()
-        .take_while(|p| *p != Protocol::P2pCircuit)
-        .collect();
+    let mut relay = relay_part(addr)?;
     match relay.pop() {
         Some(Protocol::P2p(id)) => Some((id, relay)),
         _ => None,

@@ -16,6 +16,8 @@ use std::{
 use futures::{task::AtomicWaker, AsyncRead, AsyncWrite};
 use libp2p::{swarm::Stream, Multiaddr};
 
+use crate::wire::{is_circuit, relay_part};
+
 /// The connection a stream runs over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamPath {
@@ -28,24 +30,14 @@ pub struct StreamPath {
 impl StreamPath {
     pub(super) fn new(remote: Multiaddr) -> Self {
         StreamPath {
-            relayed: remote
-                .iter()
-                .any(|p| matches!(p, libp2p::multiaddr::Protocol::P2pCircuit)),
+            relayed: is_circuit(&remote),
             remote,
         }
     }
 
     /// For a relayed connection, the relay's address (everything before `/p2p-circuit`).
     pub fn relay(&self) -> Option<Multiaddr> {
-        if !self.relayed {
-            return None;
-        }
-        Some(
-            self.remote
-                .iter()
-                .take_while(|p| !matches!(p, libp2p::multiaddr::Protocol::P2pCircuit))
-                .collect(),
-        )
+        relay_part(&self.remote)
     }
 }
 

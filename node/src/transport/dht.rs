@@ -16,15 +16,15 @@ use tokio::sync::oneshot;
 
 use super::config::NodeError;
 
-/// The relays' DHT (the relay server speaks the same name).
-pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/agenthost/kad/1.0.0");
+/// The relays' DHT, as the relay server speaks it.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new(agenthost_identity::DHT_PROTOCOL);
 
 /// Bound on one Kademlia query.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The DHT key under which relays announce that they list the agent `address`.
 pub(super) fn agent_key(address: &Address) -> kad::RecordKey {
-    kad::RecordKey::new(&address.to_string())
+    kad::RecordKey::new(&address.dht_key())
 }
 
 /// A relay found in the DHT: its PeerId and addresses (without `/p2p/<relay>`).

@@ -13,6 +13,8 @@ use std::{
 use libp2p::{core::transport::ListenerId, multiaddr::Protocol, Multiaddr, PeerId};
 use tokio::time::Instant;
 
+use crate::wire::circuit_through;
+
 /// First retry delay after a failure.
 const BACKOFF_START: Duration = Duration::from_secs(1);
 /// Retry delays stop growing here.
@@ -169,9 +171,7 @@ impl Reservations {
         for r in self.relays.iter_mut().filter(|r| &r.peer == peer) {
             if r.listener.is_none() && r.retry_at.is_none() {
                 r.state = RelayState::Reserving;
-                actions.push(RelayAction::Listen(
-                    r.addr.clone().with(Protocol::P2pCircuit),
-                ));
+                actions.push(RelayAction::Listen(circuit_through(&r.addr)));
             }
         }
         self.publish();
@@ -183,7 +183,7 @@ impl Reservations {
         if let Some(r) = self
             .relays
             .iter_mut()
-            .find(|r| r.addr.clone().with(Protocol::P2pCircuit) == *relay_circuit)
+            .find(|r| circuit_through(&r.addr) == *relay_circuit)
         {
             r.listener = Some(listener);
         }

@@ -6,11 +6,13 @@
 //!   anything is allocated);
 //! - `protocol.rs`: protocol names and wire limits shared by the server and the client.
 
+mod circuit;
 mod codec;
 mod error;
 mod frame;
 mod protocol;
 
+pub(crate) use circuit::{is_circuit, relay_part, through as circuit_through};
 pub use codec::{read_frame, write_frame, FrameError};
 pub use error::{ErrorCode, ErrorFrame};
 pub use frame::{FileInput, Frame, InputRequest, OutputFrame, Request, SignedFields};
