@@ -47,9 +47,10 @@ def strip_comments_and_tests(text):
 
 
 def expand_use(tree):
-    """`a::{b, c::{d, e}}` -> ['a::b', 'a::c::d', 'a::c::e']."""
+    """`a::{b, c::{d as e}}` -> [(('a','b'), 'b'), (('a','c','d'), 'e')]: each path with the
+    name it brings into scope."""
+    tree = re.sub(r"\s+as\s+", "@", tree)
     tree = re.sub(r"\s+", "", tree)
-    tree = re.sub(r"\bas\w+", "", tree.replace("as", " as ")).replace(" ", "")
 
     def split_top(s):
         parts, depth, cur = [], 0, ""
@@ -75,21 +76,38 @@ def expand_use(tree):
             paths += walk(prefix + head, part)
         return paths
 
-    return [p.rstrip(":") for p in walk("", tree) if p]
+    out = []
+    for p in walk("", tree):
+        path, _, alias = p.rstrip(":").partition("@")
+        segs = tuple(x for x in path.split("::") if x)
+        if segs:
+            out.append((segs, alias or segs[-1]))
+    return out
 
 
 class Crate:
     def __init__(self, src):
-        self.src = src
         self.files = {}  # module path tuple -> file
+        self.text = {}  # module path tuple -> its code: comments, strings and tests stripped
         root = os.path.join(src, "lib.rs")
         if not os.path.exists(root):
             root = os.path.join(src, "main.rs")
         self.collect((), root)
+        # Per module, the names its `use` lines bring in: name -> full path segments.
+        self.imports = {
+            path: {
+                name: segs
+                for tree in USE_RE.findall(text)
+                for segs, name in expand_use(tree)
+                if name not in ("*", "self")
+            }
+            for path, text in self.text.items()
+        }
 
     def collect(self, path, file):
         self.files[path] = file
         text = strip_comments_and_tests(open(file, encoding="utf-8").read())
+        self.text[path] = text
         base = os.path.dirname(file)
         name = os.path.basename(file)
         if name not in ("lib.rs", "main.rs", "mod.rs"):
@@ -102,35 +120,23 @@ class Crate:
                     self.collect(path + (child,), cand)
                     break
 
-    def imports(self, path):
-        """The names a module's own `use` lines bring in: name -> full path segments."""
-        cache = self.__dict__.setdefault("_imports", {})
-        if path not in cache:
-            text = strip_comments_and_tests(open(self.files[path], encoding="utf-8").read())
-            names = {}
-            for tree in USE_RE.findall(text):
-                for p in expand_use(tree):
-                    segs = tuple(x for x in p.split("::") if x)
-                    if segs and segs[-1] not in ("*", "self"):
-                        names[segs[-1]] = segs
-            cache[path] = names
-        return cache[path]
-
     def resolve(self, here, segments, depth=0):
-        mod = self.resolve_module(here, segments)
-        if mod is None:
+        """The file defining what `segments`, written in module `here`, names."""
+        found = self.resolve_module(here, segments)
+        if found is None:
             return None
-        # What is left after the module: an item; follow a re-export of it to its file.
-        rest = self.rest
+        mod, rest = found
+        # What is left after the module is an item; follow a re-export of it to its file.
         if rest and depth < 16:
-            via = self.imports(mod).get(rest[0])
+            via = self.imports[mod].get(rest[0])
             if via is not None and via != segments:
-                target = self.resolve(mod, via + tuple(rest[1:]), depth + 1)
+                target = self.resolve(mod, via + rest[1:], depth + 1)
                 if target is not None:
                     return target
         return mod
 
     def resolve_module(self, here, segments):
+        """The deepest module with a file that `segments` reaches, and the segments left."""
         if segments[0] == "crate":
             mod, rest = (), segments[1:]
         elif segments[0] in ("super", "self"):
@@ -143,25 +149,20 @@ class Crate:
             mod, rest = here, segments
         else:
             return None
-        rest = list(rest)
         while rest and mod + (rest[0],) in self.files:
-            mod = mod + (rest.pop(0),)
-        self.rest = [r for r in rest if r not in ("self", "*")]
-        return mod
+            mod, rest = mod + (rest[0],), rest[1:]
+        return mod, tuple(r for r in rest if r not in ("self", "*"))
 
     def edges(self):
         graph = {}
-        for path, file in self.files.items():
-            text = strip_comments_and_tests(open(file, encoding="utf-8").read())
+        for path, text in self.text.items():
             targets = set()
             private = re.sub(r"\bpub(\([^)]*\))?\s+use\s+[^;]+;", "", text)
             for tree in USE_RE.findall(private):
-                for p in expand_use(tree):
-                    segs = tuple(x for x in p.split("::") if x and x != "*")
-                    if segs:
-                        t = self.resolve(path, segs)
-                        if t is not None:
-                            targets.add(t)
+                for segs, _ in expand_use(tree):
+                    t = self.resolve(path, segs)
+                    if t is not None:
+                        targets.add(t)
             for p in INLINE_RE.findall(USE_RE.sub("", private)):
                 t = self.resolve(path, tuple(p.split("::")))
                 if t is not None:
