@@ -67,11 +67,11 @@ pub fn serve(
             // This loop only hands streams off, so the inbound queue drains as fast as streams
             // come.
             while let Some(inbound) = incoming.recv().await {
+                let stop = stop.clone();
                 match Arc::clone(&slots).try_acquire_owned() {
                     Ok(slot) => {
                         let service = Arc::clone(&service);
                         let sockets = sockets.clone();
-                        let stop = stop.clone();
                         streams.spawn(async move {
                             let serving = handle_stream(
                                 inbound,
@@ -79,16 +79,16 @@ pub fn serve(
                                 sockets.as_deref(),
                                 config,
                             );
-                            tokio::select! {
-                                () = serving => {}
-                                () = stop.cancelled() => {}
-                            }
+                            stop.run_until_cancelled(serving).await;
                             drop(slot);
                         });
                     }
                     Err(_) => {
                         tracing::warn!(peer = %inbound.peer, "too many open streams; refusing one");
-                        streams.spawn(refuse_overloaded(inbound.stream));
+                        streams.spawn(async move {
+                            stop.run_until_cancelled(refuse_overloaded(inbound.stream))
+                                .await;
+                        });
                     }
                 }
             }

@@ -6,7 +6,7 @@ use libp2p::{multiaddr::Protocol, Multiaddr};
 /// The circuit through `relay` (a full address ending in `/p2p/<relay id>`): what a node
 /// listens on to be reachable through that relay, and what a caller dials to reach a peer
 /// reserved there (the dial names the peer).
-pub(crate) fn through(relay: &Multiaddr) -> Multiaddr {
+pub(crate) fn circuit_through(relay: &Multiaddr) -> Multiaddr {
     relay.clone().with(Protocol::P2pCircuit)
 }
 

@@ -12,7 +12,7 @@ mod error;
 mod frame;
 mod protocol;
 
-pub(crate) use circuit::{is_circuit, relay_part, through as circuit_through};
+pub(crate) use circuit::{circuit_through, is_circuit, relay_part};
 pub use codec::{read_frame, write_frame, FrameError};
 pub use error::{ErrorCode, ErrorFrame};
 pub use frame::{FileInput, Frame, InputRequest, OutputFrame, Request, SignedFields};

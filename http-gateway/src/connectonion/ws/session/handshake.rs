@@ -147,19 +147,10 @@ impl Session {
                     {
                         "running"
                     }
-                    _ => {
-                        let caller = self.transport.clone().signed_by(auth.signer);
-                        let record = self
-                            .agent
-                            .service
-                            .call(Request::session(id.clone()), caller)
-                            .terminal()
-                            .await;
-                        match record {
-                            Frame::Response(_) => "connected",
-                            _ => "not_found",
-                        }
-                    }
+                    _ => match self.record_of(&id, auth.signer).await {
+                        Frame::Response(_) => "connected",
+                        _ => "not_found",
+                    },
                 }
             }
             _ => "not_found",
@@ -196,14 +187,7 @@ impl Session {
             }
         }
         // Nothing live: is the conversation on record, and this signer's?
-        let caller = self.transport.clone().signed_by(signer);
-        let record = self
-            .agent
-            .service
-            .call(Request::session(id.clone()), caller)
-            .terminal()
-            .await;
-        match record {
+        match self.record_of(&id, signer).await {
             Frame::Response(_) => Ok((id, "connected")),
             Frame::Error(e) if e.code.as_deref() == Some(ErrorCode::NotFound.as_str()) => {
                 Ok((new_session_id(), "new"))
@@ -214,5 +198,15 @@ impl Session {
                 other.to_json()
             ))),
         }
+    }
+
+    /// The agent's SESSION answer for `id`, asked as `signer`: the record if it is theirs.
+    async fn record_of(&self, id: &str, signer: Address) -> Frame {
+        let caller = self.transport.clone().signed_by(signer);
+        self.agent
+            .service
+            .call(Request::session(id.to_owned()), caller)
+            .terminal()
+            .await
     }
 }
