@@ -216,3 +216,43 @@ impl<A: Agent> Host<A> {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{path::Path, time::Duration};
+
+    use agenthost_node::DemoAgent;
+
+    use crate::settings::{Settings, Source};
+
+    use super::Host;
+
+    #[test]
+    fn code_is_the_layer_under_file_and_environment() {
+        let mut operator = Settings::default();
+        operator
+            .read_toml("workers = 8", Path::new("agenthost.toml"))
+            .unwrap();
+        operator
+            .read_env(|var| (var == "AGENTHOST_QUEUE").then(|| "7".to_owned()))
+            .unwrap();
+        let host = Host::new(DemoAgent)
+            .workers(4)
+            .queue(64)
+            .result_ttl(Duration::from_secs(60))
+            .settings(&operator)
+            .unwrap();
+        let s = &host.settings;
+        // Set in code and by the operator: the operator's value, and where it came from.
+        assert_eq!(s.workers, 8);
+        assert_eq!(s.source("workers"), Source::File("agenthost.toml".into()));
+        assert_eq!(s.queue, 7);
+        assert_eq!(s.source("queue"), Source::Env("AGENTHOST_QUEUE"));
+        // Set in code only: the code's value.
+        assert_eq!(s.result_ttl, Duration::from_secs(60));
+        assert_eq!(s.source("result_ttl"), Source::Code);
+        // Set nowhere: the default.
+        assert_eq!(s.port, crate::DEFAULT_HTTP_PORT);
+        assert_eq!(s.source("port"), Source::Default);
+    }
+}
