@@ -13,7 +13,7 @@ use std::{
     sync::Arc,
 };
 
-use agenthost_node::{trust::Transport, Caller};
+use agenthost_node::{trust::Arrival, Caller};
 use axum::{
     extract::{ConnectInfo, FromRef, FromRequestParts},
     http::{request::Parts, HeaderMap},
@@ -50,7 +50,7 @@ where
 /// are the operator's own machine.
 pub(crate) fn http_caller(remote: SocketAddr) -> Caller {
     Caller::anonymous(
-        Transport::Http {
+        Arrival::Http {
             loopback: remote.ip().is_loopback(),
         },
         Some(remote.to_string()),

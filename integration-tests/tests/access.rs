@@ -194,7 +194,7 @@ async fn a_policy_is_judged_by_an_openai_compatible_server_and_cached_per_caller
     let reply = host.service().call(
         agenthost::Request::input("secret prompt"),
         agenthost::Caller::anonymous(
-            agenthost::node::trust::Transport::Http { loopback: false },
+            agenthost::node::trust::Arrival::Http { loopback: false },
             None,
         ),
     );

@@ -8,7 +8,7 @@
 //! is a [`Refusal`] whose Display is the wire message (`forbidden: blacklisted`).
 //!
 //! One concept per file under `trust/`:
-//! - `facts` — [`CallerFacts`] and [`Transport`]: what trust sees of a request, never the prompt;
+//! - `facts` — [`CallerFacts`] and [`Arrival`]: what trust sees of a request, never the prompt;
 //! - `refusal` — [`Refusal`] and [`RefusalKind`] (401 / 403 / 429);
 //! - `level` — [`Trust`] (`open`, `careful`, `strict`, a policy text, a custom [`TrustPolicy`])
 //!   and how a `--trust` value is parsed;
@@ -33,7 +33,7 @@ mod refusal;
 
 pub use config::{TrustConfig, DEFAULT_POLICY_CACHE_TTL};
 pub use error::TrustError;
-pub use facts::{CallerFacts, Transport};
+pub use facts::{Arrival, CallerFacts};
 pub use gatekeeper::Gatekeeper;
 pub use judge::{PolicyJudge, Verdict};
 pub use level::{Trust, TrustPolicy};

@@ -8,7 +8,7 @@ use agenthost_node::{
     agent_fn,
     inputs::InputLimits,
     store::SessionStore,
-    trust::{Gatekeeper, Transport, Trust, TrustConfig},
+    trust::{Arrival, Gatekeeper, Trust, TrustConfig},
     AgentService, Caller, Dispatcher, DispatcherConfig, Frame, HostIdentity, Input, InputRequest,
     Request, WorkerLimits,
 };
@@ -59,12 +59,12 @@ fn door(level: Trust, keys: &Keys, dir: &std::path::Path) -> Arc<dyn AgentServic
 }
 
 fn loopback() -> Caller {
-    Caller::anonymous(Transport::Http { loopback: true }, Some("127.0.0.1".into()))
+    Caller::anonymous(Arrival::Http { loopback: true }, Some("127.0.0.1".into()))
 }
 
 fn remote() -> Caller {
     Caller::anonymous(
-        Transport::Http { loopback: false },
+        Arrival::Http { loopback: false },
         Some("203.0.113.7".into()),
     )
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use agenthost_identity::Address;
 use agenthost_node::trust::{
-    CallerFacts, Gatekeeper, PolicyJudge, RateLimit, Refusal, RefusalKind, Transport, Trust,
+    Arrival, CallerFacts, Gatekeeper, PolicyJudge, RateLimit, Refusal, RefusalKind, Trust,
     TrustConfig, TrustError, TrustPolicy, Verdict,
 };
 use agenthost_node::ErrorCode;
@@ -150,8 +150,8 @@ fn remote(text: &str) -> Option<String> {
     Some(text.to_string())
 }
 
-fn http(loopback: bool) -> Transport {
-    Transport::Http { loopback }
+fn http(loopback: bool) -> Arrival {
+    Arrival::Http { loopback }
 }
 
 /// Expected outcome codes: `A` admitted, `U` unauthorized (identity required), `F:bl` forbidden

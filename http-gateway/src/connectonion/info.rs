@@ -2,7 +2,7 @@
 
 use std::{future::Future, sync::Arc};
 
-use agenthost_node::{trust::Transport, Caller, Request};
+use agenthost_node::{trust::Arrival, Caller, Request};
 use axum::{
     extract::State,
     http::{header, HeaderMap},
@@ -41,7 +41,7 @@ pub(crate) fn get_health(
     // even formatted. Not an `async fn`: nothing here waits but the reply, and a future that
     // holds only that keeps this route, the one load balancers hit hardest, small.
     let caller = Caller::anonymous(
-        Transport::Http {
+        Arrival::Http {
             loopback: remote.ip().is_loopback(),
         },
         None,

@@ -5,7 +5,7 @@ use std::fmt;
 use agenthost_identity::Address;
 use libp2p::PeerId;
 
-use crate::trust::{CallerFacts, Transport};
+use crate::trust::{Arrival, CallerFacts};
 
 /// The caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +21,8 @@ pub struct Caller {
     /// The peer that carried a signed request for its signer (a gateway), if any.
     pub via: Option<PeerId>,
     /// How the request arrived: P2P (direct or relayed), HTTP/WS, or in-process.
-    pub transport: Transport,
-    /// Transport-level origin for logs (a multiaddr or an HTTP remote address).
+    pub transport: Arrival,
+    /// Arrival-level origin for logs (a multiaddr or an HTTP remote address).
     pub remote: Option<String>,
 }
 
@@ -34,13 +34,13 @@ impl Caller {
             peer_id: Some(peer_id),
             signed: false,
             via: None,
-            transport: Transport::P2p { relayed },
+            transport: Arrival::P2p { relayed },
             remote,
         }
     }
 
     /// A caller with no identity (yet): an unsigned HTTP request, or a request made in-process.
-    pub fn anonymous(transport: Transport, remote: Option<String>) -> Self {
+    pub fn anonymous(transport: Arrival, remote: Option<String>) -> Self {
         Caller {
             peer_id: None,
             address: None,
@@ -53,7 +53,7 @@ impl Caller {
 
     /// The operator calling from inside the host's own process.
     pub fn in_process() -> Self {
-        Caller::anonymous(Transport::InProcess, None)
+        Caller::anonymous(Arrival::InProcess, None)
     }
 
     /// The same request, now attributed to the verified signer of its envelope.
@@ -77,7 +77,7 @@ impl Caller {
     pub fn is_local(&self) -> bool {
         matches!(
             self.transport,
-            Transport::InProcess | Transport::Http { loopback: true }
+            Arrival::InProcess | Arrival::Http { loopback: true }
         )
     }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 
 /// How a request reached the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
+pub enum Arrival {
     /// A libp2p stream; `relayed` when it runs over a circuit relay rather than a direct
     /// connection.
     P2p {
@@ -25,23 +25,20 @@ pub enum Transport {
     InProcess,
 }
 
-impl Transport {
+impl Arrival {
     /// The name given to a policy judge: `"p2p"`, `"http"` or `"in_process"`.
     pub fn name(&self) -> &'static str {
         match self {
-            Transport::P2p { .. } => "p2p",
-            Transport::Http { .. } => "http",
-            Transport::InProcess => "in_process",
+            Arrival::P2p { .. } => "p2p",
+            Arrival::Http { .. } => "http",
+            Arrival::InProcess => "in_process",
         }
     }
 
     /// Whether the caller is on this machine: in-process, or HTTP from loopback. `careful`
     /// admits anonymous callers only from here (the operator).
     pub fn is_local(&self) -> bool {
-        matches!(
-            self,
-            Transport::InProcess | Transport::Http { loopback: true }
-        )
+        matches!(self, Arrival::InProcess | Arrival::Http { loopback: true })
     }
 }
 
@@ -54,7 +51,7 @@ pub struct CallerFacts {
     /// The identity came from a verified signed envelope (rather than the libp2p connection).
     pub signed: bool,
     /// How the request arrived: P2P (direct or relayed), HTTP/WS, or in-process.
-    pub transport: Transport,
+    pub transport: Arrival,
     /// Remote host or address, for logs and as the rate-limit key of anonymous callers.
     pub remote: Option<String>,
 }
@@ -65,7 +62,7 @@ impl CallerFacts {
         CallerFacts {
             address: None,
             signed: false,
-            transport: Transport::InProcess,
+            transport: Arrival::InProcess,
             remote: None,
         }
     }
@@ -75,7 +72,7 @@ impl CallerFacts {
         CallerFacts {
             address: None,
             signed: false,
-            transport: Transport::Http { loopback },
+            transport: Arrival::Http { loopback },
             remote,
         }
     }
@@ -85,13 +82,13 @@ impl CallerFacts {
         CallerFacts {
             address: Some(address),
             signed: false,
-            transport: Transport::P2p { relayed },
+            transport: Arrival::P2p { relayed },
             remote,
         }
     }
 
     /// A caller identified by a verified signed envelope, over any transport.
-    pub fn signed(address: Address, transport: Transport, remote: Option<String>) -> Self {
+    pub fn signed(address: Address, transport: Arrival, remote: Option<String>) -> Self {
         CallerFacts {
             address: Some(address),
             signed: true,
@@ -103,9 +100,9 @@ impl CallerFacts {
     /// The facts as a policy judge receives them (see [`crate::trust::PolicyJudge`]).
     pub fn to_judge_json(&self, times_seen: u64) -> serde_json::Value {
         let (relayed, loopback) = match self.transport {
-            Transport::P2p { relayed } => (relayed, false),
-            Transport::Http { loopback } => (false, loopback),
-            Transport::InProcess => (false, false),
+            Arrival::P2p { relayed } => (relayed, false),
+            Arrival::Http { loopback } => (false, loopback),
+            Arrival::InProcess => (false, false),
         };
         json!({
             "caller": self.address.map(|address| address.to_string()),

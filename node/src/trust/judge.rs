@@ -11,7 +11,7 @@ use moka::future::Cache;
 use tracing::{debug, warn};
 
 use crate::trust::facts::CallerKey;
-use crate::trust::{CallerFacts, Refusal, Transport};
+use crate::trust::{Arrival, CallerFacts, Refusal};
 
 /// A judge's answer for one caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,7 @@ const MAX_VERDICT_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 struct VerdictKey {
     caller: CallerKey,
     signed: bool,
-    transport: Transport,
+    transport: Arrival,
 }
 
 /// The policy, its judge, and the per-caller verdict cache and request counts.
