@@ -24,16 +24,21 @@
 struct ReadmeDoctests;
 
 mod connect;
+#[cfg(feature = "host")]
 mod host;
 mod logging;
+#[cfg(feature = "host")]
 mod reload;
+#[cfg(feature = "host")]
 pub mod settings;
 
 pub use connect::{connect, connect_with};
+#[cfg(feature = "host")]
 pub use host::{host, shutdown_signal, Host, RunningHost};
 
-pub use logging::{init_logging, SERVICE_LOG_FILTER};
-pub use settings::{LogFormat, Settings, DEFAULT_DATA_DIR, DEFAULT_HTTP_PORT, DEFAULT_RESULT_TTL};
+pub use logging::{init_logging, LogFormat, SERVICE_LOG_FILTER};
+#[cfg(feature = "host")]
+pub use settings::{Settings, DEFAULT_DATA_DIR, DEFAULT_HTTP_PORT, DEFAULT_RESULT_TTL};
 
 pub use agenthost_gateway as gateway;
 
@@ -41,8 +46,12 @@ pub use agenthost_identity as identity;
 pub use agenthost_identity::{Address, AgentKey, DEFAULT_KEY_FILE};
 pub use agenthost_node as node;
 pub use agenthost_node::trust::{PolicyJudge, Trust, TrustPolicy};
+#[cfg(feature = "host")]
 pub use agenthost_node::{
-    agent_fn, agent_fn_with_context, Agent, AgentConnection, AgentError, AgentInfo, Caller, Client,
-    ClientError, CommandAgent, Context, DemoAgent, ErrorFrame, Frame, Input, Multiaddr, Output,
-    OutputFrame, PeerId, RelayState, RelayStatus, Reply, Request, Session,
+    agent_fn, agent_fn_with_context, Agent, AgentError, AgentInfo, CommandAgent, Context,
+    DemoAgent, Input, Output,
+};
+pub use agenthost_node::{
+    AgentConnection, Caller, Client, ClientError, ErrorFrame, Frame, Multiaddr, OutputFrame,
+    PeerId, RelayState, RelayStatus, Reply, Request, Session,
 };

@@ -18,7 +18,8 @@
 //!   gateway carried to the agent over a P2P socket stream (`tunnel.rs`); `live_turns.rs`
 //!   keeps each turn's frames for rejoining clients and never lets a slow socket slow the
 //!   agent;
-//! - shared by every front-end: `config.rs` ([`GatewayConfig`]), `state.rs` (the router's
+//! - shared by every front-end: `background.rs` (the tasks that outlive a request, tracked
+//!   and ended with the gateway), `config.rs` ([`GatewayConfig`]), `state.rs` (the router's
 //!   state and the `FromRef` sub-states handlers take), `target.rs` (which agent a request is for: the local one, or a remote one
 //!   behind the allow/deny lists), `remote.rs` ([`RemoteAgent`] over the node's client),
 //!   `client_addr.rs` (the client's address through trusted reverse proxies), `error.rs`
@@ -26,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+mod background;
 mod client_addr;
 mod config;
 mod connectonion;

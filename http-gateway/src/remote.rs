@@ -5,11 +5,13 @@ use std::{sync::Arc, time::Duration};
 
 use agenthost_identity::Address;
 use agenthost_node::{
-    libp2p_multiaddr::Protocol, AgentConnection, AgentService, Caller, Client, ClientError,
-    ErrorCode, ErrorFrame, Frame, Multiaddr, PeerSocket, Reply, Request,
+    circuit_to, AgentConnection, AgentService, Caller, Client, ClientError, ErrorCode, ErrorFrame,
+    Frame, Multiaddr, PeerSocket, Reply, Request,
 };
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
+
+use crate::background::Background;
 
 /// How long a gateway waits for a connection to a remote agent before answering 504.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,17 +27,25 @@ struct Inner {
     client: Arc<Client>,
     relays: Vec<Multiaddr>,
     connection: Mutex<Option<AgentConnection>>,
+    /// Where forwarded replies are pumped: a stopping gateway ends them.
+    background: Background,
 }
 
 impl RemoteAgent {
     /// The agent at `address`, reached through each of `relays`; connects on first use.
-    pub fn new(address: Address, client: Arc<Client>, relays: Vec<Multiaddr>) -> Self {
+    pub(crate) fn new(
+        address: Address,
+        client: Arc<Client>,
+        relays: Vec<Multiaddr>,
+        background: Background,
+    ) -> Self {
         RemoteAgent {
             inner: Arc::new(Inner {
                 address,
                 client,
                 relays,
                 connection: Mutex::new(None),
+                background,
             }),
         }
     }
@@ -62,12 +72,7 @@ impl Inner {
         let peer = self.address.to_peer_id();
         self.relays
             .iter()
-            .map(|relay| {
-                relay
-                    .clone()
-                    .with(Protocol::P2pCircuit)
-                    .with(Protocol::P2p(peer))
-            })
+            .map(|relay| circuit_to(relay, peer))
             .collect()
     }
 
@@ -134,7 +139,7 @@ impl AgentService for RemoteAgent {
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
         let inner = Arc::clone(&self.inner);
-        tokio::spawn(async move {
+        self.inner.background.spawn(async move {
             // Dropping the reply (the HTTP client left) drops the forwarded reply too, which
             // resets the agent's stream and so cancels the run there.
             tokio::select! {

@@ -2,7 +2,12 @@
 //! the front-ends (ConnectOnion's API: `connectonion/`), adds `/metrics` and the JSON 404/405,
 //! wraps the whole router once in the layers (`layers/`: CORS, metrics) and serves it.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use agenthost_identity::AgentKey;
 use agenthost_node::{AgentService, SocketService};
@@ -11,6 +16,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
 use crate::{
+    background::Background,
     config::GatewayConfig,
     connectonion::{ws::Sockets, ConnectOnion, PeerSockets},
     error::{no_route, wrong_method},
@@ -21,6 +27,11 @@ use crate::{
     state::{GatewayState, Shared},
     target::{Agents, LocalAgent, RemoteAgents},
 };
+
+/// How long a stopping gateway lets its background tasks (a forwarded reply, a WebSocket
+/// turn's pump) finish after its last request: the agent's own shutdown has drained its runs
+/// by then, so what is left is frames in flight.
+const BACKGROUND_GRACE: Duration = Duration::from_secs(2);
 
 /// The service a gateway serves: the router inside CORS and metrics.
 type App = GatewayCorsService<metrics::Track<Router>>;
@@ -51,10 +62,17 @@ impl Gateway {
         let agents = Arc::new(agents);
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
+        // One set of background tasks per gateway: the remote agents' forwarded replies and
+        // the WebSocket turns' pumps end with it.
+        let background = match agents.as_ref() {
+            Agents::Remote(remote) => remote.background().clone(),
+            Agents::Local(_) => Background::default(),
+        };
         let sockets = Sockets::new(
             Arc::clone(&agents),
             Arc::clone(&config),
             Arc::clone(&metrics),
+            background.clone(),
         );
         Gateway {
             state: GatewayState::new(Shared {
@@ -63,6 +81,7 @@ impl Gateway {
                 metrics,
                 sockets,
                 started: Instant::now(),
+                background,
             }),
         }
     }
@@ -101,21 +120,33 @@ impl Gateway {
             .with_state(state)
     }
 
-    /// Serves on `listener` until `shutdown` completes, then lets open requests finish.
+    /// Serves on `listener` until `shutdown` completes, then lets open requests finish, and
+    /// the background tasks (forwarded replies, WebSocket turns) within 2 s.
+    /// Dropping the returned future stops the background tasks at once.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let background = self.state.background.clone();
+        let _stop_background = background.stop_on_drop();
         let app = self.app();
-        axum::serve(
+        let served = axum::serve(
             listener,
             ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
                 app,
             ),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        let stopped = background.shut_down(BACKGROUND_GRACE).await;
+        if stopped > 0 {
+            tracing::warn!(
+                stopped,
+                "gateway stopped: background tasks still running were ended"
+            );
+        }
+        served
     }
 }
 

@@ -8,7 +8,8 @@ use std::{sync::Arc, time::Instant};
 use axum::extract::FromRef;
 
 use crate::{
-    config::GatewayConfig, connectonion::ws::Sockets, layers::metrics::Metrics, target::Agents,
+    background::Background, config::GatewayConfig, connectonion::ws::Sockets,
+    layers::metrics::Metrics, target::Agents,
 };
 
 /// The router's state. One `Arc`, so the clones axum makes of it for each request are one
@@ -24,6 +25,8 @@ pub struct Shared {
     /// What every WebSocket shares, the live turns clients rejoin included.
     pub sockets: Sockets,
     pub started: Instant,
+    /// Tasks that outlive a request: ended and awaited when the gateway stops.
+    pub background: Background,
 }
 
 impl GatewayState {

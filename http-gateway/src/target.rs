@@ -11,7 +11,7 @@ use axum::{
 };
 use moka::sync::Cache;
 
-use crate::{error::ApiError, remote::RemoteAgent};
+use crate::{background::Background, error::ApiError, remote::RemoteAgent};
 
 /// The agents a gateway serves.
 pub enum Agents {
@@ -38,6 +38,8 @@ pub struct RemoteAgents {
     lists: Arc<AccessLists>,
     /// Connections to recently used agents.
     agents: Cache<Address, RemoteAgent>,
+    /// Where the remote agents pump forwarded replies; the gateway's own.
+    background: Background,
 }
 
 /// The standalone gateway's door: which agents it fronts and which signers it refuses.
@@ -83,7 +85,14 @@ impl RemoteAgents {
                 .max_capacity(10_000)
                 .time_to_idle(std::time::Duration::from_secs(600))
                 .build(),
+            background: Background::default(),
         }
+    }
+
+    /// The tasks forwarding replies, which the gateway fronting these agents ends when it
+    /// stops.
+    pub(crate) fn background(&self) -> &Background {
+        &self.background
     }
 
     /// The allow and deny lists this gateway applies.
@@ -99,7 +108,12 @@ impl RemoteAgents {
     fn agent(&self, address: Address) -> Result<RemoteAgent, ApiError> {
         self.lists.check_agent(&address)?;
         Ok(self.agents.get_with(address, || {
-            RemoteAgent::new(address, Arc::clone(&self.client), self.relays.clone())
+            RemoteAgent::new(
+                address,
+                Arc::clone(&self.client),
+                self.relays.clone(),
+                self.background.clone(),
+            )
         }))
     }
 

@@ -22,42 +22,52 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "host")]
 mod agent;
 mod client;
 mod door;
 mod events;
 pub mod inputs;
+#[cfg(feature = "host")]
 pub mod llm;
+#[cfg(feature = "host")]
 pub mod store;
 mod stream;
 mod transport;
 pub mod trust;
 mod wire;
+#[cfg(feature = "host")]
 mod worker;
 
+#[cfg(feature = "host")]
 pub use agent::{
     agent_fn, agent_fn_with_context, Agent, AgentError, AgentInfo, CommandAgent, DemoAgent,
     FnAgent, Input, Output, DEFAULT_COMMAND_TIMEOUT,
 };
 pub use client::{AgentConnection, Client, ClientError};
-pub use door::{
-    AgentService, Caller, Dispatcher, DispatcherConfig, HostIdentity, Opening, SharedAddrs,
-};
-pub use events::{new_session_id, Context, Message, Reply, Session};
+pub use door::{AgentService, Caller, Opening, RetireReport};
+#[cfg(feature = "host")]
+pub use door::{Dispatcher, DispatcherConfig, HostIdentity};
+#[cfg(feature = "host")]
+pub use events::Context;
+pub use events::{new_session_id, Message, Reply, Session};
+#[cfg(feature = "host")]
+pub use stream::{serve, ServerConfig, StreamServer};
 pub use stream::{
-    serve, AgentStream, InboundStream, InboundStreams, OpenStreamError, PeerSocket,
-    PeerSocketReader, PeerSocketWriter, ServerConfig, SocketOpen, SocketService, StreamControl,
-    StreamPath, StreamServer,
+    AgentStream, InboundStream, InboundStreams, OpenStreamError, PeerSocket, PeerSocketReader,
+    PeerSocketWriter, SocketOpen, SocketService, StreamControl, StreamPath,
 };
 pub use transport::{
     FoundRelay, NatStatus, Node, NodeConfig, NodeError, NodeHandle, PeerRecordAddrs, Reachability,
-    RelayState, RelayStatus, SharedRelayStatus, KAD_PROTOCOL,
+    RelayState, RelayStatus, SharedAddrs, SharedRelayStatus, KAD_PROTOCOL,
 };
-pub use worker::{RetireReport, WorkerLimits};
+#[cfg(feature = "host")]
+pub use worker::WorkerLimits;
 
 pub use wire::{
-    oip_descriptor, read_frame, write_frame, ErrorCode, ErrorFrame, FileInput, Frame, FrameError,
-    InputRequest, OutputFrame, Request, SignedFields, AGENT_PROTOCOL, DEFAULT_MAX_FRAME_BYTES,
+    circuit_to, oip_descriptor, read_frame, write_frame, ErrorCode, ErrorFrame, FileInput, Frame,
+    FrameError, InputRequest, OutputFrame, Request, SignedFields, AGENT_PROTOCOL,
+    DEFAULT_MAX_FRAME_BYTES,
 };
 
 pub use libp2p::{multiaddr as libp2p_multiaddr, Multiaddr, PeerId};

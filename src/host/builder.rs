@@ -10,7 +10,7 @@ use agenthost_node::{
 };
 
 use super::Host;
-use crate::settings::{LogFormat, Settings};
+use crate::{settings::Settings, LogFormat};
 
 impl<A: Agent> Host<A> {
     /// Lays `agenthost.toml` (the working directory's, or `$AGENTHOST_CONFIG`) and the

@@ -34,7 +34,8 @@ mod source;
 #[cfg(test)]
 mod tests;
 
-pub use source::{LogFormat, Source, KEYS};
+use crate::logging::LogFormat;
+pub use source::{Source, KEYS};
 
 /// The configuration file looked for in the working directory.
 pub const CONFIG_FILE: &str = "agenthost.toml";

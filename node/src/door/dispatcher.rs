@@ -20,20 +20,20 @@ use tracing::Instrument;
 use super::{
     admit::{refusal_frame, run_input},
     caller::Caller,
-    service::{AgentService, Opening},
+    service::{AgentService, Opening, RetireReport},
     session_requests,
     signed_request::{verify_signed_get, verify_socket_opening, SignedGetPath},
-    state::{DoorState, HostIdentity, SharedAddrs},
+    state::{DoorState, HostIdentity},
 };
 use crate::{
     agent::{Agent, AgentInfo},
     events::Reply,
     inputs::InputLimits,
     store::SessionStore,
-    transport::SharedRelayStatus,
+    transport::{SharedAddrs, SharedRelayStatus},
     trust::{Gatekeeper, Trust, TrustConfig},
     wire::{Frame, Request, SignedFields},
-    worker::{RetireReport, RunningTurns, WorkerLimits, WorkerPool},
+    worker::{RunningTurns, WorkerLimits, WorkerPool},
 };
 
 /// Frames buffered between a run and its caller before the agent waits for the caller.

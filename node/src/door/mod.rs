@@ -10,15 +10,22 @@
 //! - `admit.rs`: one INPUT through every check, then to a worker (`crate::worker`);
 //! - `session_requests.rs`: SESSION, SESSIONS and CANCEL against the store, owner-scoped.
 
+#[cfg(feature = "host")]
 mod admit;
 mod caller;
+#[cfg(feature = "host")]
 mod dispatcher;
 mod service;
+#[cfg(feature = "host")]
 mod session_requests;
+#[cfg(feature = "host")]
 mod signed_request;
+#[cfg(feature = "host")]
 mod state;
 
 pub use caller::Caller;
+#[cfg(feature = "host")]
 pub use dispatcher::{Dispatcher, DispatcherConfig};
-pub use service::{AgentService, Opening};
-pub use state::{HostIdentity, SharedAddrs};
+pub use service::{AgentService, Opening, RetireReport};
+#[cfg(feature = "host")]
+pub use state::HostIdentity;

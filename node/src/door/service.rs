@@ -11,7 +11,6 @@ use super::caller::Caller;
 use crate::{
     events::Reply,
     wire::{ErrorCode, ErrorFrame, Request},
-    worker::RetireReport,
 };
 
 /// What a socket-opening signature opens ([`AgentService::verify_opening`]).
@@ -26,6 +25,7 @@ pub enum Opening {
     },
 }
 
+#[cfg(feature = "host")]
 impl Opening {
     /// What is being opened, as the request span's `kind` names it.
     pub(crate) fn kind(self) -> &'static str {
@@ -34,6 +34,15 @@ impl Opening {
             Opening::Connect { .. } => "connect",
         }
     }
+}
+
+/// What a drain or a retirement did ([`AgentService::drain`]): turns that finished within the grace period and turns interrupted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetireReport {
+    /// Turns that ended by themselves within the grace period.
+    pub finished: usize,
+    /// Turns still running when the grace period ran out, and so interrupted.
+    pub interrupted: usize,
 }
 
 /// Answers requests with streamed replies: what the P2P server and the gateway are written

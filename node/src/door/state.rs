@@ -2,26 +2,19 @@
 //! trust, the session store and replay ledger, and the turns running now. One [`DoorState`] is
 //! shared (`Arc`) by the dispatcher and every request it is handling.
 
-use std::{
-    path::PathBuf,
-    sync::{Arc, RwLock},
-    time::Instant,
-};
+use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use agenthost_identity::Address;
-use libp2p::{Multiaddr, PeerId};
+use libp2p::PeerId;
 
 use crate::{
     agent::AgentInfo,
     inputs::InputLimits,
     store::{SessionStore, SqliteReplayLedger},
-    transport::SharedRelayStatus,
+    transport::{SharedAddrs, SharedRelayStatus},
     trust::Gatekeeper,
     worker::{RunningTurns, WorkerPool},
 };
-
-/// Addresses the node listens on, kept current by the node and read by INFO.
-pub type SharedAddrs = Arc<RwLock<Vec<Multiaddr>>>;
 
 /// The hosted agent's identity as INFO reports it.
 #[derive(Debug, Clone)]

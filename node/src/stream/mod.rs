@@ -14,6 +14,7 @@ mod agent_stream;
 mod behaviour;
 mod handler;
 mod refuse;
+#[cfg(feature = "host")]
 mod serve;
 mod socket;
 
@@ -22,5 +23,6 @@ pub(crate) use behaviour::AgentStreams;
 pub(crate) use behaviour::INBOUND_QUEUE;
 pub use behaviour::{InboundStreams, StreamControl};
 pub use handler::{InboundStream, OpenStreamError};
+#[cfg(feature = "host")]
 pub use serve::{serve, ServerConfig, StreamServer};
 pub use socket::{PeerSocket, PeerSocketReader, PeerSocketWriter, SocketOpen, SocketService};

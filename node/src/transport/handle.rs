@@ -21,7 +21,9 @@ use super::{
     reachability::Reachability,
     reservations::{RelayStatus, SharedRelayStatus},
 };
-use crate::door::SharedAddrs;
+
+/// Addresses the node listens on, kept current by the swarm task and read by INFO.
+pub type SharedAddrs = Arc<RwLock<Vec<Multiaddr>>>;
 
 /// A cheap, cloneable handle to a running [`Node`](super::Node). The node stops when every handle and the
 /// node itself are dropped.

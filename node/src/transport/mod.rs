@@ -27,7 +27,7 @@ mod task_events;
 pub use config::{NodeConfig, NodeError};
 pub use dht::{FoundRelay, KAD_PROTOCOL};
 pub use directory::PeerRecordAddrs;
-pub use handle::NodeHandle;
+pub use handle::{NodeHandle, SharedAddrs};
 pub use node::Node;
 pub use reachability::{NatStatus, Reachability};
 pub use reservations::{RelayState, RelayStatus, SharedRelayStatus};

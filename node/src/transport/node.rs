@@ -15,6 +15,7 @@ use libp2p::{
 };
 use tokio::sync::mpsc;
 
+use super::handle::SharedAddrs;
 use super::{
     behaviour::Behaviour,
     config::{NodeConfig, NodeError},
@@ -26,10 +27,7 @@ use super::{
     reservations::Reservations,
     task::NodeTask,
 };
-use crate::{
-    door::SharedAddrs,
-    stream::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE},
-};
+use crate::stream::{AgentStreams, InboundStreams, StreamControl, INBOUND_QUEUE};
 
 /// A running libp2p peer.
 pub struct Node {

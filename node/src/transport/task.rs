@@ -18,6 +18,7 @@ use libp2p::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::handle::SharedAddrs;
 use super::{
     behaviour::Behaviour,
     command::Command,
@@ -27,7 +28,6 @@ use super::{
     reachability::Reachability,
     reservations::{RelayAction, Reservations},
 };
-use crate::door::SharedAddrs;
 
 /// How long a stopping node keeps running so its directory unregistrations reach the relays.
 const SHUTDOWN_LINGER: Duration = Duration::from_millis(300);

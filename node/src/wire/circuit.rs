@@ -1,13 +1,19 @@
 //! Circuit relay addresses, `<relay>/p2p/<relay id>/p2p-circuit[/p2p/<peer>]`, written and read
 //! in one place.
 
-use libp2p::{multiaddr::Protocol, Multiaddr};
+use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 
 /// The circuit through `relay` (a full address ending in `/p2p/<relay id>`): what a node
 /// listens on to be reachable through that relay, and what a caller dials to reach a peer
 /// reserved there (the dial names the peer).
 pub(crate) fn circuit_through(relay: &Multiaddr) -> Multiaddr {
     relay.clone().with(Protocol::P2pCircuit)
+}
+
+/// The address of `peer` through `relay`: what a caller dials to reach a peer reserved at a
+/// relay it already knows.
+pub fn circuit_to(relay: &Multiaddr, peer: PeerId) -> Multiaddr {
+    circuit_through(relay).with(Protocol::P2p(peer))
 }
 
 /// Whether `addr` goes through a relay.

@@ -12,9 +12,12 @@ mod error;
 mod frame;
 mod protocol;
 
+pub use circuit::circuit_to;
 pub(crate) use circuit::{circuit_through, is_circuit, relay_part};
 pub use codec::{read_frame, write_frame, FrameError};
 pub use error::{ErrorCode, ErrorFrame};
 pub use frame::{FileInput, Frame, InputRequest, OutputFrame, Request, SignedFields};
+#[cfg(feature = "host")]
+pub(crate) use protocol::REQUEST_READ_TIMEOUT;
 pub use protocol::{oip_descriptor, AGENT_PROTOCOL, DEFAULT_MAX_FRAME_BYTES};
-pub(crate) use protocol::{IDENTIFY_PROTOCOL_VERSION, OPEN_STREAM_TIMEOUT, REQUEST_READ_TIMEOUT};
+pub(crate) use protocol::{IDENTIFY_PROTOCOL_VERSION, OPEN_STREAM_TIMEOUT};

@@ -12,6 +12,7 @@ pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long a peer may take to send its request frame after opening a stream.
 /// A stream that says nothing is reset so it cannot pin a handler forever.
+#[cfg(feature = "host")]
 pub(crate) const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bound on opening a stream: negotiation can stall on a congested or half-dead connection

@@ -11,5 +11,4 @@ mod running_turns;
 pub use admission::WorkerLimits;
 pub(crate) use admission::WorkerPool;
 pub(crate) use execute::{execute, Turn};
-pub use running_turns::RetireReport;
 pub(crate) use running_turns::{RunningTurns, TurnClaim};

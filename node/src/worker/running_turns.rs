@@ -14,6 +14,7 @@ use std::{
     time::Duration,
 };
 
+use crate::door::RetireReport;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -78,15 +79,6 @@ impl Drop for TurnClaim<'_> {
     fn drop(&mut self) {
         self.running.release(&self.session_id);
     }
-}
-
-/// What a retirement did: turns that finished within the grace period and turns interrupted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RetireReport {
-    /// Turns that ended by themselves within the grace period.
-    pub finished: usize,
-    /// Turns still running when the grace period ran out, and so interrupted.
-    pub interrupted: usize,
 }
 
 impl RunningTurns {

@@ -18,6 +18,8 @@ use agenthost_node::{Frame, Reply};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
+use crate::background::Background;
+
 /// Frames of one turn kept for replay, at most; older ones are dropped first.
 const LOG_MAX_FRAMES: usize = 10_000;
 /// Bytes of one turn's frames kept for replay, at most.
@@ -48,6 +50,8 @@ pub enum LastSeen {
 pub struct LiveTurns {
     turns: Mutex<HashMap<String, Arc<LiveTurn>>>,
     channel_capacity: usize,
+    /// Where the pumps run: a stopping gateway ends them.
+    background: Background,
 }
 
 /// One turn: its frames so far and the channel carrying the next ones.
@@ -76,10 +80,11 @@ pub struct Subscription {
 }
 
 impl LiveTurns {
-    pub fn new(channel_capacity: usize) -> Self {
+    pub fn new(channel_capacity: usize, background: Background) -> Self {
         LiveTurns {
             turns: Mutex::new(HashMap::new()),
             channel_capacity: channel_capacity.max(1),
+            background,
         }
     }
 
@@ -112,7 +117,7 @@ impl LiveTurns {
         self.lock().insert(session_id.clone(), Arc::clone(&turn));
         let registry = Arc::clone(self);
         let pumped = Arc::clone(&turn);
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             pumped.pump(reply).await;
             let mut turns = registry.lock();
             if turns
@@ -241,7 +246,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_late_subscriber_gets_the_backlog_then_live_frames_once() {
-        let turns = Arc::new(LiveTurns::new(16));
+        let turns = Arc::new(LiveTurns::new(16, Background::default()));
         let (tx, rx) = mpsc::channel(8);
         let turn = turns.start("s1".into(), None, Reply::new(rx, CancellationToken::new()));
         tx.send(Frame::Stream {
@@ -290,7 +295,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_subscriber_that_falls_behind_lags_and_the_pump_goes_on() {
-        let turns = Arc::new(LiveTurns::new(4));
+        let turns = Arc::new(LiveTurns::new(4, Background::default()));
         let (tx, rx) = mpsc::channel(8);
         let turn = turns.start("s2".into(), None, Reply::new(rx, CancellationToken::new()));
         let mut sub = turn.subscribe(&LastSeen::Nothing);

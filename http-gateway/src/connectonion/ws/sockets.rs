@@ -3,7 +3,9 @@
 use std::{ops::Deref, sync::Arc};
 
 use super::live_turns::LiveTurns;
-use crate::{config::GatewayConfig, layers::metrics::Metrics, target::Agents};
+use crate::{
+    background::Background, config::GatewayConfig, layers::metrics::Metrics, target::Agents,
+};
 
 /// What every socket of a gateway shares; the WebSocket routes take it as their state
 /// (`FromRef`) and [`PeerSockets`] holds it. One `Arc`, cheap to clone.
@@ -20,10 +22,15 @@ pub struct SocketsShared {
 }
 
 impl Sockets {
-    pub fn new(agents: Arc<Agents>, config: Arc<GatewayConfig>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        agents: Arc<Agents>,
+        config: Arc<GatewayConfig>,
+        metrics: Arc<Metrics>,
+        background: Background,
+    ) -> Self {
         Sockets(Arc::new(SocketsShared {
             agents,
-            live: Arc::new(LiveTurns::new(config.ws_lag_frames)),
+            live: Arc::new(LiveTurns::new(config.ws_lag_frames, background)),
             config,
             metrics,
         }))
