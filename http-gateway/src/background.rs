@@ -37,6 +37,12 @@ impl Background {
         self.stop.clone().drop_guard()
     }
 
+    /// A token cancelled when the gateway stops: for tasks that others spawn (rmcp's
+    /// sessions), so they end with it too.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.child_token()
+    }
+
     /// Lets the tasks still running finish within `grace`, then stops the rest and waits for
     /// them to end. Returns how many were still running when `grace` ran out.
     pub async fn shut_down(&self, grace: Duration) -> usize {

@@ -19,7 +19,27 @@ pub struct GatewayConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client (`client_addr.rs`); empty:
     /// the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `Host` values `/mcp` accepts, names or `name:port` (DNS rebinding, as MCP asks); `*`
+    /// accepts any. Default: loopback names only.
+    pub mcp_allowed_hosts: Vec<String>,
+    /// `Origin` values `/mcp` accepts from browsers (`scheme://host[:port]`, `:*` for any
+    /// port); `*` accepts any. A request without an `Origin` (not from a browser) always
+    /// passes. Default: loopback origins only.
+    pub mcp_allowed_origins: Vec<String>,
 }
+
+/// The `Host` names `/mcp` accepts by default: this machine's.
+pub const DEFAULT_MCP_ALLOWED_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1", "[::1]"];
+
+/// The browser origins `/mcp` accepts by default: pages served from this machine.
+pub const DEFAULT_MCP_ALLOWED_ORIGINS: &[&str] = &[
+    "http://localhost:*",
+    "http://127.0.0.1:*",
+    "http://[::1]:*",
+    "https://localhost:*",
+    "https://127.0.0.1:*",
+    "https://[::1]:*",
+];
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -30,6 +50,14 @@ impl Default for GatewayConfig {
             ws_send_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(600),
             trusted_proxies: Vec::new(),
+            mcp_allowed_hosts: DEFAULT_MCP_ALLOWED_HOSTS
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            mcp_allowed_origins: DEFAULT_MCP_ALLOWED_ORIGINS
+                .iter()
+                .map(|o| o.to_string())
+                .collect(),
         }
     }
 }

@@ -10,20 +10,22 @@
 //!   (requests counted and timed by route; `GET /metrics` in Prometheus format);
 //! - `connectonion/`: the front-end of ConnectOnion's HTTP+WS API, its route table in
 //!   `mod.rs`, a file per route: `input.rs`, `sessions.rs`, `info.rs`, `index.rs`, `docs.rs`;
-//!   `signed_get.rs` turns `X-Co-*` headers into the envelope the agent verifies, so the
-//!   signer is checked end to end; `openapi.rs` + `schemas.rs`: `/openapi.json`, built from
-//!   the handlers' annotations;
+//!   `openapi.rs` + `schemas.rs`: `/openapi.json`, built from the handlers' annotations;
 //! - `connectonion/ws/`: `/ws` (simple and authenticated forms, SEAL), its session
 //!   (`session/`) run in the agent's own process: here when embedded, and on a standalone
 //!   gateway carried to the agent over a P2P socket stream (`tunnel.rs`); `live_turns.rs`
 //!   keeps each turn's frames for rejoining clients and never lets a slow socket slow the
 //!   agent;
+//! - `mcp/`: the front-end of the Model Context Protocol (`/mcp`, on rmcp): the agent as one
+//!   tool, and [`McpBridge`], the same server on stdio in front of an agent reached over P2P;
 //! - shared by every front-end: `background.rs` (the tasks that outlive a request, tracked
 //!   and ended with the gateway), `config.rs` ([`GatewayConfig`]), `state.rs` (the router's
-//!   state and the `FromRef` sub-states handlers take), `target.rs` (which agent a request is for: the local one, or a remote one
-//!   behind the allow/deny lists), `remote.rs` ([`RemoteAgent`] over the node's client),
-//!   `client_addr.rs` (the client's address through trusted reverse proxies), `error.rs`
-//!   (agent error codes to HTTP statuses, JSON bodies for every error).
+//!   state and the `FromRef` sub-states handlers take), `target.rs` (which agent a request is
+//!   for: the local one, or a remote one behind the allow/deny lists), `remote.rs`
+//!   ([`RemoteAgent`] over the node's client), `client_addr.rs` (the client's address through
+//!   trusted reverse proxies), `signed_headers.rs` (`X-Co-*` headers into the envelope the
+//!   agent verifies, so the signer is checked end to end), `error.rs` (agent error codes to
+//!   HTTP statuses, JSON bodies for every error).
 
 #![warn(missing_docs)]
 
@@ -33,14 +35,17 @@ mod config;
 mod connectonion;
 mod error;
 mod layers;
+mod mcp;
 mod remote;
 mod server;
+mod signed_headers;
 mod state;
 mod target;
 
 pub use agenthost_node::AgentService;
-pub use config::GatewayConfig;
+pub use config::{GatewayConfig, DEFAULT_MCP_ALLOWED_HOSTS, DEFAULT_MCP_ALLOWED_ORIGINS};
 pub use error::{status_of, ApiError};
+pub use mcp::{McpBridge, McpBridgeError};
 pub use remote::RemoteAgent;
 pub use server::Gateway;
 pub use target::{AccessLists, RemoteAgents};

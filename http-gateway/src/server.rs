@@ -24,6 +24,7 @@ use crate::{
         cors::{GatewayCors, GatewayCorsService},
         metrics::{self, Metrics},
     },
+    mcp::Mcp,
     state::{GatewayState, Shared},
     target::{Agents, LocalAgent, RemoteAgents},
 };
@@ -107,13 +108,18 @@ impl Gateway {
     fn router(&self) -> Router {
         let state = self.state.clone();
         let connectonion = ConnectOnion::new(&state.agents, state.config.max_body_bytes);
-        // Every route template, for the metrics to label requests with: the front-end's and
+        let mcp = Mcp::new(&state.agents, &state.config, state.background.stop_token());
+        // Every route template, for the metrics to label requests with: the front-ends' and
         // the metrics' own.
-        state
-            .metrics
-            .announce(connectonion.templates().chain(["/metrics"]));
+        state.metrics.announce(
+            connectonion
+                .templates()
+                .chain(mcp.templates())
+                .chain(["/metrics"]),
+        );
         connectonion
             .into_router()
+            .merge(mcp.into_router())
             .route("/metrics", get(metrics::get_metrics))
             .fallback(no_route)
             .method_not_allowed_fallback(wrong_method)

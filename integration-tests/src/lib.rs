@@ -7,6 +7,7 @@
 //! Everything talks over real sockets on loopback; nothing is mocked.
 
 pub mod connectonion;
+pub mod mcp;
 pub mod netlab;
 pub mod openai_stub;
 pub mod signing;

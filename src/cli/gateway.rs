@@ -40,6 +40,24 @@ pub(super) struct GatewayArgs {
     /// A reverse proxy whose X-Forwarded-For names the client (repeatable).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     trusted_proxy: Vec<IpAddr>,
+    /// A Host header the MCP endpoints accept (repeatable; `*`: any); default: loopback names.
+    /// List the names clients use to reach this gateway.
+    #[arg(long = "mcp-allowed-host", value_name = "HOST")]
+    mcp_allowed_host: Vec<String>,
+    /// A browser Origin the MCP endpoints accept (repeatable; `*`: any); default: loopback.
+    #[arg(long = "mcp-allowed-origin", value_name = "ORIGIN")]
+    mcp_allowed_origin: Vec<String>,
+}
+
+/// The MCP Host and Origin lists given on the command line, in place of the defaults.
+fn mcp_config(args: &GatewayArgs, mut config: GatewayConfig) -> GatewayConfig {
+    if !args.mcp_allowed_host.is_empty() {
+        config.mcp_allowed_hosts = args.mcp_allowed_host.clone();
+    }
+    if !args.mcp_allowed_origin.is_empty() {
+        config.mcp_allowed_origins = args.mcp_allowed_origin.clone();
+    }
+    config
 }
 
 fn parse_address(s: &str) -> Result<Address, String> {
@@ -68,10 +86,13 @@ async fn serve(args: GatewayArgs) -> anyhow::Result<()> {
     };
     let gateway = Gateway::remote(
         RemoteAgents::new(client, args.relay.clone(), lists),
-        GatewayConfig {
-            trusted_proxies: args.trusted_proxy.clone(),
-            ..GatewayConfig::default()
-        },
+        mcp_config(
+            &args,
+            GatewayConfig {
+                trusted_proxies: args.trusted_proxy.clone(),
+                ..GatewayConfig::default()
+            },
+        ),
     );
     let bind = std::net::SocketAddr::new(args.http_bind, args.port);
     let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {

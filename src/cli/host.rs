@@ -45,6 +45,12 @@ pub(super) struct HostArgs {
     /// for nginx on this machine.
     #[arg(long = "trusted-proxy", value_name = "IP")]
     trusted_proxy: Vec<String>,
+    /// A Host header /mcp accepts (repeatable; `*`: any); default: loopback names only.
+    #[arg(long = "mcp-allowed-host", value_name = "HOST")]
+    mcp_allowed_host: Vec<String>,
+    /// A browser Origin /mcp accepts (repeatable; `*`: any); default: loopback origins only.
+    #[arg(long = "mcp-allowed-origin", value_name = "ORIGIN")]
+    mcp_allowed_origin: Vec<String>,
     /// Agent runs executing at once (default 16).
     #[arg(long, value_name = "N")]
     workers: Option<String>,
@@ -141,6 +147,8 @@ impl HostArgs {
             ("relays", &self.relay),
             ("listen", &self.listen),
             ("trusted_proxies", &self.trusted_proxy),
+            ("mcp_allowed_hosts", &self.mcp_allowed_host),
+            ("mcp_allowed_origins", &self.mcp_allowed_origin),
         ] {
             if !values.is_empty() {
                 flags.push((key, values.join(",")));

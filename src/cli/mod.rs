@@ -8,6 +8,7 @@ mod gateway;
 mod health;
 mod host;
 mod keys;
+mod mcp;
 mod sessions;
 mod target;
 
@@ -35,6 +36,8 @@ enum Command {
     Health(health::HealthArgs),
     /// Call an agent by its address.
     Call(call::CallArgs),
+    /// Serve MCP on stdio, the agent at an address as the one tool (for MCP clients).
+    Mcp(mcp::McpArgs),
     /// Show one of your sessions on an agent (JSON).
     Session(sessions::SessionArgs),
     /// List your sessions on an agent, newest first (JSON).
@@ -83,6 +86,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Config(args) => host::config(args),
             Command::Health(args) => health::run(args).await,
             Command::Call(args) => call::run(args).await,
+            Command::Mcp(args) => mcp::run(args).await,
             Command::Session(args) => sessions::session(args).await,
             Command::Sessions(args) => sessions::sessions(args).await,
             Command::Cancel(args) => sessions::cancel(args).await,

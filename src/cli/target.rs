@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use std::time::Duration;
 
-use agenthost::node::{libp2p_multiaddr::Protocol, NodeConfig};
+use agenthost::node::{circuit_to, NodeConfig};
 use agenthost::{identity, AgentConnection, AgentKey, Client, Multiaddr};
 use clap::Args;
 
@@ -50,12 +50,7 @@ impl Target {
         client.set_direct_wait(wait);
         let agent = agenthost::Address::parse(&self.address)?.to_peer_id();
         // Address -> PeerId is pure computation, so the circuit address needs no lookup.
-        let circuits = self.relay.iter().map(|relay| {
-            relay
-                .clone()
-                .with(Protocol::P2pCircuit)
-                .with(Protocol::P2p(agent))
-        });
+        let circuits = self.relay.iter().map(|relay| circuit_to(relay, agent));
         let addrs = self.addr.iter().cloned().chain(circuits).collect();
         Ok(client.connect(&self.address, addrs).await?)
     }

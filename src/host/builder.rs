@@ -98,6 +98,18 @@ impl<A: Agent> Host<A> {
         self.set("trusted_proxies", |s| s.trusted_proxies = proxies)
     }
 
+    /// `Host` values `/mcp` accepts, against DNS rebinding (`*`: any). Default: loopback
+    /// names; list the names clients use to reach the agent when it is served beyond this
+    /// machine.
+    pub fn mcp_allowed_hosts(self, hosts: Vec<String>) -> Self {
+        self.set("mcp_allowed_hosts", |s| s.mcp_allowed_hosts = hosts)
+    }
+
+    /// Browser `Origin`s `/mcp` accepts (`*`: any). Default: pages from this machine.
+    pub fn mcp_allowed_origins(self, origins: Vec<String>) -> Self {
+        self.set("mcp_allowed_origins", |s| s.mcp_allowed_origins = origins)
+    }
+
     /// The key file holding the agent's identity (created if missing); default
     /// `<data_dir>/keys/agent.key`.
     pub fn key_file(mut self, path: impl Into<PathBuf>) -> Self {

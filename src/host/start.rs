@@ -155,6 +155,8 @@ impl<A: Agent> Host<A> {
                 max_body_bytes,
                 ws_ping_interval: settings.ws_ping_interval,
                 trusted_proxies: settings.trusted_proxies.clone(),
+                mcp_allowed_hosts: settings.mcp_allowed_hosts.clone(),
+                mcp_allowed_origins: settings.mcp_allowed_origins.clone(),
                 ..GatewayConfig::default()
             },
         );

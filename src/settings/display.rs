@@ -49,6 +49,8 @@ impl Settings {
             "http_bind" => quoted(self.http_bind),
             "http" => self.http.to_string(),
             "trusted_proxies" => list(&self.trusted_proxies),
+            "mcp_allowed_hosts" => list(&self.mcp_allowed_hosts),
+            "mcp_allowed_origins" => list(&self.mcp_allowed_origins),
             "workers" => self.workers.to_string(),
             "queue" => self.queue.to_string(),
             "result_ttl" => secs(self.result_ttl),

@@ -81,6 +81,10 @@ pub struct Settings {
     pub http: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the HTTP client (empty: none).
     pub trusted_proxies: Vec<IpAddr>,
+    /// `Host` values `/mcp` accepts (DNS rebinding); `*` any. Default: loopback names.
+    pub mcp_allowed_hosts: Vec<String>,
+    /// Browser `Origin`s `/mcp` accepts; `*` any. Default: loopback origins.
+    pub mcp_allowed_origins: Vec<String>,
     /// Runs executing at once (16).
     pub workers: usize,
     /// Admitted runs waiting for a worker (128); beyond it callers get `overloaded`.
@@ -152,6 +156,8 @@ impl Default for Settings {
             http_bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             http: true,
             trusted_proxies: Vec::new(),
+            mcp_allowed_hosts: strings(agenthost_gateway::DEFAULT_MCP_ALLOWED_HOSTS),
+            mcp_allowed_origins: strings(agenthost_gateway::DEFAULT_MCP_ALLOWED_ORIGINS),
             workers: 16,
             queue: 128,
             result_ttl: DEFAULT_RESULT_TTL,
@@ -334,4 +340,8 @@ impl Settings {
     pub(crate) fn set_in_code(&mut self, key: &'static str) {
         self.sources.insert(key, Source::Code);
     }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
 }

@@ -29,6 +29,12 @@ impl Settings {
             "trusted_proxies" => {
                 self.trusted_proxies = raw.list_of("an IP address such as 127.0.0.1")?
             }
+            "mcp_allowed_hosts" => {
+                self.mcp_allowed_hosts = raw.list_of("a host name, host:port or *")?
+            }
+            "mcp_allowed_origins" => {
+                self.mcp_allowed_origins = raw.list_of("an origin such as https://app.example")?
+            }
             "workers" => {
                 self.workers = raw.number("a whole number of workers, at least 1")?;
                 if self.workers == 0 {

@@ -44,6 +44,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("http_bind", "AGENTHOST_HTTP_BIND"),
     ("http", "AGENTHOST_HTTP"),
     ("trusted_proxies", "AGENTHOST_TRUSTED_PROXIES"),
+    ("mcp_allowed_hosts", "AGENTHOST_MCP_ALLOWED_HOSTS"),
+    ("mcp_allowed_origins", "AGENTHOST_MCP_ALLOWED_ORIGINS"),
     ("workers", "AGENTHOST_WORKERS"),
     ("queue", "AGENTHOST_QUEUE"),
     ("result_ttl", "AGENTHOST_RESULT_TTL"),

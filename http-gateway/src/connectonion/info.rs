@@ -68,10 +68,9 @@ pub(crate) async fn get_info(
     let reply = agent.service.call(Request::Info {}, http_caller(remote));
     let mut body = response_body(&config, reply).await?;
     if let Some(obj) = body.as_object_mut() {
-        obj.insert(
-            "endpoints".into(),
-            json!([endpoint(&headers, &agent.base_path)]),
-        );
+        let base = endpoint(&headers, &agent.base_path);
+        obj.insert("mcp".into(), json!(format!("{base}/mcp")));
+        obj.insert("endpoints".into(), json!([base]));
     }
     Ok(Json(body))
 }

@@ -4,8 +4,7 @@
 //!   `POST /sessions/{id}/cancel`; `info.rs`: `GET /health`, `GET /info` (and a standalone
 //!   gateway's own `GET /health`); `index.rs`: `GET /`, `GET /api/agents/{address}`;
 //!   `docs.rs`: `GET /docs`; `ws/`: `/ws` (and a standalone gateway's `/ws/input`);
-//! - what they share: `request.rs` (what a handler reads of the request), `signed_get.rs`
-//!   (`X-Co-*` headers into the envelope the agent verifies), `reply.rs` (the agent's reply
+//! - what they share: `request.rs` (what a handler reads of the request), `reply.rs` (the agent's reply
 //!   into the response body);
 //! - `openapi.rs` + `schemas.rs`: the document of `GET /openapi.json`, built from the
 //!   handlers' own annotations, so it cannot drift from the routes.
@@ -19,7 +18,6 @@ mod reply;
 mod request;
 pub(crate) mod schemas;
 mod sessions;
-mod signed_get;
 pub(crate) mod ws;
 
 use std::sync::Arc;

@@ -9,8 +9,9 @@ use axum::{
     http::{HeaderMap, Method},
 };
 
-use super::signed_get::signed_fields;
-use crate::{client_addr::ClientAddr, config::GatewayConfig, error::ApiError};
+use crate::{
+    client_addr::ClientAddr, config::GatewayConfig, error::ApiError, signed_headers::signed_fields,
+};
 
 /// What a route needs of the request itself: who sent it from where, and what a signed GET
 /// was signed over (the URI as the client sent it, before any nesting stripped a prefix).

@@ -167,6 +167,9 @@ pub(crate) struct InfoBody {
     pub relays: Vec<Value>,
     /// HTTP base URLs of the agent on this gateway.
     pub endpoints: Vec<String>,
+    /// The agent's MCP endpoint on this gateway (streamable HTTP, JSON-RPC: not described
+    /// here; see docs/mcp.md).
+    pub mcp: String,
 }
 
 /// `GET /`: where each route is (`{address}` stands for an agent's address).

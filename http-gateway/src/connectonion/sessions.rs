@@ -15,12 +15,12 @@ use super::{
     reply::response_body,
     request::{path_param, RequestMeta},
     schemas::{CancelBody, SessionRecordBody, SessionsBody},
-    signed_get::claimed_signer,
 };
 use crate::{
     client_addr::http_caller,
     config::GatewayConfig,
     error::{ApiError, ErrorBody},
+    signed_headers::claimed_signer,
     target::TargetAgent,
 };
 

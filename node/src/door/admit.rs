@@ -79,7 +79,7 @@ async fn admit<A: Agent>(
     let prompt = request
         .prompt
         .ok_or_else(|| ErrorFrame::new(ErrorCode::BadRequest, "missing prompt"))?;
-    let session = Session::resume(request.session.as_ref())
+    let mut session = Session::resume(request.session.as_ref())
         .map_err(|e| ErrorFrame::new(ErrorCode::BadRequest, e))?;
     tracing::Span::current().record("session", tracing::field::display(&session.session_id));
     inputs::check_limits(&request.images, &request.files, &shared.input_limits)
@@ -122,17 +122,28 @@ async fn admit<A: Agent>(
     let owner = caller.owner();
     if request.session.is_some() {
         // Continuing a conversation: it must not be someone else's. Unknown or expired is
-        // fine — the caller holds the whole conversation in the session object.
+        // fine — the caller holds the whole conversation in the session object, or starts
+        // one under the id it chose.
         let existing = shared
             .store
             .get(&session.session_id)
             .await
             .map_err(store_down)?;
-        if existing.is_some_and(|record| record.owner != owner) {
-            return Err(ErrorFrame::new(
-                ErrorCode::NotFound,
-                format!("unknown session {}", session.session_id),
-            ));
+        if let Some(record) = existing {
+            if record.owner != owner {
+                return Err(ErrorFrame::new(
+                    ErrorCode::NotFound,
+                    format!("unknown session {}", session.session_id),
+                ));
+            }
+            // A caller that names the session by its id alone (MCP's `session_id`, A2A's
+            // `contextId`) continues the conversation the store kept.
+            if session.is_bare() {
+                if let Some(stored) = record.session.as_ref() {
+                    session = Session::resume(Some(stored))
+                        .map_err(|e| ErrorFrame::new(ErrorCode::Internal, e))?;
+                }
+            }
         }
     }
     let record = TurnRecord::start(

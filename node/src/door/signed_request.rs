@@ -39,9 +39,44 @@ pub(crate) async fn verify_signed_input(
             .clone()
             .ok_or_else(|| unauthorized("missing signature"))?,
     };
+    if let Some(method) = envelope.payload.get("method") {
+        // A signed HTTP request (WIRE.md §2.6): the payload binds the request's body by its
+        // digest, and the gateway that read that body put the input's fields beside it.
+        check_signed_http_input(method, &envelope.payload).map_err(|m| unauthorized(&m))?;
+        let signer = verify(&envelope, agent, ledger, is_blacklisted, require_to).await?;
+        let fields = InputRequest {
+            payload: None,
+            from: None,
+            signature: None,
+            ..request
+        };
+        return Ok((fields, caller.signed_by(signer.address)));
+    }
     let signer = verify(&envelope, agent, ledger, is_blacklisted, require_to).await?;
     let fields = signed_fields(&envelope.payload, request)?;
     Ok((fields, caller.signed_by(signer.address)))
+}
+
+/// The paths of the protocols whose HTTP requests carry an input in a body the signature binds
+/// by digest (WIRE.md §2.6): MCP's endpoint, on an embedded gateway or under a standalone
+/// one's `/agents/{address}`.
+const SIGNED_HTTP_INPUT_PATHS: &[&str] = &["/mcp"];
+
+/// Whether a signed HTTP request's payload may carry an input: a POST to one of
+/// [`SIGNED_HTTP_INPUT_PATHS`] in the full form, which binds the body (`body_sha256`), so a
+/// signature made for another request, or for this one without its body, opens nothing.
+fn check_signed_http_input(method: &Value, payload: &Value) -> Result<(), String> {
+    if method.as_str() != Some("POST") {
+        return Err("the signature is for another request".into());
+    }
+    let path = payload.get("path").and_then(Value::as_str).unwrap_or("");
+    if !SIGNED_HTTP_INPUT_PATHS.iter().any(|p| path.ends_with(p)) {
+        return Err("the signature is for another request".into());
+    }
+    match payload.get("body_sha256").and_then(Value::as_str) {
+        Some(digest) if digest.len() == 64 => Ok(()),
+        _ => Err("a signed request carrying an input must bind its body (X-Co-Request-Id)".into()),
+    }
 }
 
 fn signed_fields(payload: &Value, unsigned: InputRequest) -> Result<InputRequest, ErrorFrame> {

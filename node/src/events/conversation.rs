@@ -74,6 +74,11 @@ impl Session {
         }
     }
 
+    /// Whether the object names the session and nothing more: no turn, no message, no trace.
+    pub fn is_bare(&self) -> bool {
+        self.turn == 0 && self.messages.is_empty() && self.trace.is_empty()
+    }
+
     /// Appends one completed turn.
     pub fn record_turn(&mut self, prompt: &str, result: &str, events: Vec<Value>) {
         self.messages.push(Message {

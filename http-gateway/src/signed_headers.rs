@@ -1,5 +1,6 @@
-//! Signed GETs (WIRE.md §2.5): the `X-Co-*` headers turned back into the payload the client
-//! signed, so it can travel to the agent as an envelope and be verified there, end to end.
+//! Signed HTTP requests (WIRE.md §2.5, §2.6): the `X-Co-*` headers turned back into the payload
+//! the client signed, so it can travel to the agent as an envelope and be verified there, end
+//! to end. ConnectOnion's signed GETs and MCP's signed POSTs use the same headers.
 
 use agenthost_node::SignedFields;
 use axum::http::{HeaderMap, Method, Uri};
