@@ -11,7 +11,7 @@ use std::{
 
 use agenthost_identity::AgentKey;
 use agenthost_node::{AgentService, SocketService};
-use axum::{routing::get, Router, ServiceExt};
+use axum::{routing::get, serve::ListenerExt, Router, ServiceExt};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
@@ -137,6 +137,13 @@ impl Gateway {
         let background = self.state.background.clone();
         let _stop_background = background.stop_on_drop();
         let app = self.app();
+        // Replies go out in several small writes (SSE events, WebSocket frames): with Nagle's
+        // algorithm each waits for the client's delayed ACK of the last, ~40 ms a turn.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let served = axum::serve(
             listener,
             ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(

@@ -355,3 +355,26 @@ fn the_official_conformance_suite_passes_every_scenario_that_applies() {
         );
     }
 }
+
+/// An agent that fails answers a tool result with `isError`, its reason as text, and the
+/// structured status `failed` — not a JSON-RPC error: the model reads why.
+#[test]
+fn an_agent_error_is_a_tool_result_with_is_error() {
+    let Some(python) = mcp::python("an_agent_error_is_a_tool_result_with_is_error") else {
+        return;
+    };
+    let failing = r#"echo '{"type":"ERROR","message":"the model is down"}'"#;
+    let host = HostProcess::start(&["--no-mdns", "--name", "flaky", "--", "sh", "-c", failing]);
+    let url = format!("{}/mcp", host.http.as_ref().unwrap());
+    // `anonymous` prints the result when the call is not refused.
+    let lines = run(&python, &["anonymous", &url]);
+    let result = step(&lines, "anonymous");
+    assert_eq!(result["is_error"], true, "{result}");
+    assert_eq!(result["structured"]["status"], "failed", "{result}");
+    assert!(
+        result["text"][0]
+            .as_str()
+            .is_some_and(|t| t.contains("the model is down")),
+        "{result}"
+    );
+}

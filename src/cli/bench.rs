@@ -28,6 +28,8 @@ pub(super) enum BenchCommand {
     /// Relay capacity (reservations held, relay RSS and CPU), relayed vs direct throughput of a
     /// streamed reply, and a caller's cold start to first OUTPUT through a relay (loopback).
     Relay(super::bench_relay::RelayBenchArgs),
+    /// `tools/call` throughput and latency of any MCP server over streamable HTTP.
+    Mcp(super::bench_mcp::McpBenchArgs),
     /// INPUT and SESSION latency on a fresh session store, then again after filling it.
     Store {
         /// Results stored between the two measurements.
@@ -64,6 +66,7 @@ pub(super) async fn run(command: BenchCommand) -> ExitCode {
         } => bench_p2p(requests, concurrency.max(1), transport, warmup).await,
         BenchCommand::Store { fill, samples } => bench_store(fill, samples.max(1)).await,
         BenchCommand::Relay(args) => super::bench_relay::bench_relay(args).await,
+        BenchCommand::Mcp(args) => super::bench_mcp::bench_mcp(args).await,
         BenchCommand::SignedBodies { to, count } => {
             return match signed_bodies(&to, count) {
                 Ok(()) => ExitCode::SUCCESS,

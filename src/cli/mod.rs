@@ -2,6 +2,7 @@
 //! 0 success, 1 the agent answered with an error, 2 usage or connection errors.
 
 mod bench;
+mod bench_mcp;
 mod bench_relay;
 mod call;
 mod gateway;

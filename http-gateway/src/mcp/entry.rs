@@ -37,6 +37,9 @@ use crate::{
 
 type Service = StreamableHttpService<AgentTools, LocalSessionManager>;
 
+/// How long an answered call's events stay for a client to resume its broken stream.
+const COMPLETED_CALLS_KEPT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The MCP front-end of a gateway.
 pub(crate) struct Mcp {
     service: Arc<Service>,
@@ -63,9 +66,14 @@ impl Mcp {
                 .with_allowed_origins(config.mcp_allowed_origins.clone())
                 .enforce_origin_validation()
         };
+        let mut sessions = LocalSessionManager::default();
+        // rmcp keeps each answered call's SSE events for a client whose stream broke to resume
+        // (Last-Event-ID), 60 s by default: at thousands of calls a second that held ~200 MB
+        // (measured, BENCHMARKS.md). Resumes come within the SSE retry interval (3 s).
+        sessions.session_config.completed_cache_ttl = COMPLETED_CALLS_KEPT;
         let service = StreamableHttpService::new(
             move || Ok(AgentTools::per_request(Arc::clone(&shared))),
-            Arc::new(LocalSessionManager::default()),
+            Arc::new(sessions),
             rmcp_config,
         );
         let path = match agents {
