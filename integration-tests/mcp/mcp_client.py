@@ -7,6 +7,7 @@ each prints JSON lines for the Rust test (integration-tests/tests/mcp.rs) to che
   cancel URL SESSION_ID         a slow call cancelled after its first progress notification
   signed URL SEED_HEX TO        a call signed with X-Co-* headers (WIRE.md 2.6) by SEED's key
   anonymous URL                 a call with no identity
+  overload URL                  two calls at once on an agent with one worker and no queue
   stdio AGENTHOST ARGS...       `agenthost mcp ARGS...` spawned as a stdio server
 """
 
@@ -149,6 +150,25 @@ async def anonymous(url):
             emit(step="anonymous", code=e.error.code, error=e.error.message, data=e.error.data)
 
 
+async def overload(url):
+    async with Client(url, mode="legacy") as client:
+        tool = await one_tool(client)
+        outcomes = []
+
+        async def call(prompt):
+            try:
+                result = await client.call_tool(tool.name, {"prompt": prompt})
+                outcomes.append(result_fields(result))
+            except McpError as e:
+                outcomes.append({"code": e.error.code, "error": e.error.message, "data": e.error.data})
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(call, "first")
+            await anyio.sleep(0.3)
+            group.start_soon(call, "second")
+        emit(step="overload", outcomes=outcomes)
+
+
 async def stdio(command, args):
     params = StdioServerParameters(command=command, args=args)
     async with Client(params, mode="legacy") as client:
@@ -173,6 +193,7 @@ def main():
         "cancel": lambda: cancel(args[0], args[1]),
         "signed": lambda: signed(args[0], args[1], args[2]),
         "anonymous": lambda: anonymous(args[0]),
+        "overload": lambda: overload(args[0]),
         "stdio": lambda: stdio(args[0], args[1:]),
     }[command]
     anyio.run(scenario)

@@ -378,3 +378,160 @@ fn an_agent_error_is_a_tool_result_with_is_error() {
         "{result}"
     );
 }
+
+/// Workers and queue full: the call is refused before it runs, a JSON-RPC error whose `data`
+/// says `overloaded` and when to retry; the call that got the worker finishes.
+#[test]
+fn an_overloaded_agent_refuses_with_retry_advice() {
+    let Some(python) = mcp::python("an_overloaded_agent_refuses_with_retry_advice") else {
+        return;
+    };
+    let slow = r#"sleep 2; echo '{"type":"OUTPUT","result":"done"}'"#;
+    let host = HostProcess::start(&[
+        "--no-mdns",
+        "--name",
+        "busy",
+        "--workers",
+        "1",
+        "--queue",
+        "0",
+        "--",
+        "sh",
+        "-c",
+        slow,
+    ]);
+    let url = format!("{}/mcp", host.http.as_ref().unwrap());
+    let lines = run(&python, &["overload", &url]);
+    let outcomes = step(&lines, "overload")["outcomes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    let refused = outcomes
+        .iter()
+        .find(|o| o.get("code").is_some())
+        .unwrap_or_else(|| panic!("no call was refused: {outcomes:?}"));
+    assert_eq!(refused["code"], -32000, "{refused}");
+    assert_eq!(refused["data"]["code"], "overloaded", "{refused}");
+    assert!(
+        refused["data"]["retry_after"].as_u64().is_some(),
+        "{refused}"
+    );
+    let done = outcomes
+        .iter()
+        .find(|o| o.get("is_error").is_some())
+        .unwrap_or_else(|| panic!("no call finished: {outcomes:?}"));
+    assert_eq!(done["text"], json!(["done"]), "{done}");
+}
+
+/// A raw streamable-HTTP client: `X-Co-*` signatures are single use (a replayed signed call
+/// is refused at the door), a body over the limit is 413, and DELETE ends the session (204,
+/// then 404 for its id).
+#[tokio::test]
+async fn signatures_are_single_use_bodies_are_bounded_and_delete_ends_a_session() {
+    let caller = AgentKey::generate();
+    let whitelisted = caller.address().to_string();
+    let host = HostProcess::start(&[
+        "--demo",
+        "--no-mdns",
+        "--trust",
+        "strict",
+        "--whitelist",
+        &whitelisted,
+        "--max-file-size",
+        "1",
+        "--max-files-per-request",
+        "1",
+    ]);
+    let url = format!("{}/mcp", host.http.as_ref().unwrap());
+    let http = reqwest::Client::new();
+    let base = |session: Option<&str>| {
+        let mut request = http
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2025-11-25");
+        if let Some(id) = session {
+            request = request.header("mcp-session-id", id);
+        }
+        request
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"}}});
+    let response = base(None).body(init.to_string()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let response = base(Some(&session))
+        .body(initialized.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "demo", "arguments": {"prompt": "once"}}})
+    .to_string();
+    let signed = signed_headers(&caller, "/mcp", &call, &host.address);
+    let send_signed = || {
+        let mut request = base(Some(&session)).body(call.clone());
+        for (name, value) in &signed {
+            request = request.header(*name, value);
+        }
+        request.send()
+    };
+    let first = send_signed().await.unwrap().text().await.unwrap();
+    assert!(first.contains("echo: once"), "{first}");
+    let replayed = send_signed().await.unwrap().text().await.unwrap();
+    assert!(replayed.contains("signature already used"), "{replayed}");
+    assert!(!replayed.contains("echo: once"), "{replayed}");
+
+    let huge = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "demo", "arguments": {"prompt": "x".repeat(6 << 20)}}});
+    let response = base(Some(&session))
+        .body(huge.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+
+    let response = http
+        .delete(&url)
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let ping = json!({"jsonrpc": "2.0", "id": 3, "method": "ping"});
+    let response = base(Some(&session))
+        .body(ping.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+/// The `X-Co-*` headers of a signed MCP POST (WIRE.md §2.6, full form).
+fn signed_headers(key: &AgentKey, path: &str, body: &str, to: &str) -> Vec<(&'static str, String)> {
+    use sha2::{Digest, Sha256};
+    let timestamp = agenthost_integration_tests::signing::now();
+    let request_id = format!("req-{}", std::process::id()) + &timestamp.to_string();
+    let payload = json!({
+        "method": "POST", "path": path, "query": "",
+        "body_sha256": hex::encode(Sha256::digest(body.as_bytes())),
+        "timestamp": timestamp, "request_id": request_id, "to": to,
+    });
+    let signature = key.sign(agenthost::identity::canonical_json(&payload).as_bytes());
+    vec![
+        ("x-co-from", key.address().to_string()),
+        ("x-co-signature", hex::encode(signature)),
+        ("x-co-timestamp", timestamp.to_string()),
+        ("x-co-request-id", request_id),
+        ("x-co-to", to.to_owned()),
+    ]
+}
