@@ -26,7 +26,23 @@ pub struct GatewayConfig {
     /// port); `*` accepts any. A request without an `Origin` (not from a browser) always
     /// passes. Default: loopback origins only.
     pub mcp_allowed_origins: Vec<String>,
+    /// How long a client has to send a request's headers, on a new connection and between
+    /// requests of a kept-alive one; then the connection is closed (`listener.rs`).
+    pub header_read_timeout: Duration,
+    /// Connections held at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Connections held at once from one client address (a trusted proxy is not counted).
+    pub max_connections_per_ip: usize,
 }
+
+/// How long a client has to send a request's headers by default.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections a gateway holds at once by default: a small VPS's share of its descriptors
+/// (the deploy units raise the limit to 65,536).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+/// Connections from one address by default: room for a NATed office, not for one client to
+/// take the whole gateway.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
 
 /// The `Host` names `/mcp` accepts by default: this machine's.
 pub const DEFAULT_MCP_ALLOWED_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1", "[::1]"];
@@ -58,6 +74,9 @@ impl Default for GatewayConfig {
                 .iter()
                 .map(|o| o.to_string())
                 .collect(),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
         }
     }
 }

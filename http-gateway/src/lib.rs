@@ -4,6 +4,8 @@
 //! local agent (embedded, routes at `/`), or any agent on the network reached over libp2p
 //! (standalone, routes under `/agents/{address}/`). Every route becomes one agent request.
 //! The files follow a request's path:
+//! - `listener/`: where connections enter: hyper's HTTP/1.1 server with a header read
+//!   timeout and caps on connections in total and per client address (`slots.rs`);
 //! - `server.rs`: where every request enters. [`Gateway`] builds the state, mounts each
 //!   front-end, adds `/metrics` and the JSON 404/405, and wraps the router once in `layers/`;
 //! - `layers/`, around every request: `cors.rs` (CORS where it applies) and `metrics.rs`
@@ -35,6 +37,7 @@ mod config;
 mod connectonion;
 mod error;
 mod layers;
+mod listener;
 mod mcp;
 mod remote;
 mod server;
@@ -43,7 +46,10 @@ mod state;
 mod target;
 
 pub use agenthost_node::AgentService;
-pub use config::{GatewayConfig, DEFAULT_MCP_ALLOWED_HOSTS, DEFAULT_MCP_ALLOWED_ORIGINS};
+pub use config::{
+    GatewayConfig, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MCP_ALLOWED_HOSTS, DEFAULT_MCP_ALLOWED_ORIGINS,
+};
 pub use error::{status_of, ApiError};
 pub use mcp::{McpBridge, McpBridgeError};
 pub use remote::RemoteAgent;

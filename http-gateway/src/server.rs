@@ -4,14 +4,13 @@
 
 use std::{
     future::Future,
-    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use agenthost_identity::AgentKey;
 use agenthost_node::{AgentService, SocketService};
-use axum::{routing::get, serve::ListenerExt, Router, ServiceExt};
+use axum::{routing::get, Router};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
@@ -24,6 +23,7 @@ use crate::{
         cors::{GatewayCors, GatewayCorsService},
         metrics::{self, Metrics},
     },
+    listener::{self, Caps, Limits},
     mcp::Mcp,
     state::{GatewayState, Shared},
     target::{Agents, LocalAgent, RemoteAgents},
@@ -136,22 +136,17 @@ impl Gateway {
     ) -> std::io::Result<()> {
         let background = self.state.background.clone();
         let _stop_background = background.stop_on_drop();
-        let app = self.app();
-        // Replies go out in several small writes (SSE events, WebSocket frames): with Nagle's
-        // algorithm each waits for the client's delayed ACK of the last, ~40 ms a turn.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
-        let served = axum::serve(
-            listener,
-            ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
-                app,
-            ),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let config = &self.state.config;
+        let limits = Limits {
+            header_read_timeout: config.header_read_timeout,
+            caps: Caps {
+                total: config.max_connections.max(1),
+                per_ip: config.max_connections_per_ip.max(1),
+                exempt: config.trusted_proxies.clone(),
+            },
+        };
+        let metrics = Arc::clone(&self.state.metrics);
+        let served = listener::serve(listener, self.app(), limits, metrics, shutdown).await;
         let stopped = background.shut_down(BACKGROUND_GRACE).await;
         if stopped > 0 {
             tracing::warn!(

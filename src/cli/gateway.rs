@@ -40,6 +40,15 @@ pub(super) struct GatewayArgs {
     /// A reverse proxy whose X-Forwarded-For names the client (repeatable).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     trusted_proxy: Vec<IpAddr>,
+    /// How long a client has to send a request's headers, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = agenthost::gateway::DEFAULT_HEADER_READ_TIMEOUT.as_secs_f64())]
+    http_header_timeout: f64,
+    /// Connections held at once; one more gets 503.
+    #[arg(long, value_name = "N", default_value_t = agenthost::gateway::DEFAULT_MAX_CONNECTIONS)]
+    http_max_connections: usize,
+    /// Connections from one address (trusted proxies are not counted).
+    #[arg(long, value_name = "N", default_value_t = agenthost::gateway::DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    http_max_connections_per_ip: usize,
     /// A Host header the MCP endpoints accept (repeatable; `*`: any); default: loopback names.
     /// List the names clients use to reach this gateway.
     #[arg(long = "mcp-allowed-host", value_name = "HOST")]
@@ -49,8 +58,13 @@ pub(super) struct GatewayArgs {
     mcp_allowed_origin: Vec<String>,
 }
 
-/// The MCP Host and Origin lists given on the command line, in place of the defaults.
+/// The connection limits and the MCP Host and Origin lists given on the command line.
 fn mcp_config(args: &GatewayArgs, mut config: GatewayConfig) -> GatewayConfig {
+    config.header_read_timeout =
+        std::time::Duration::try_from_secs_f64(args.http_header_timeout.max(0.01))
+            .unwrap_or(config.header_read_timeout);
+    config.max_connections = args.http_max_connections.max(1);
+    config.max_connections_per_ip = args.http_max_connections_per_ip.max(1);
     if !args.mcp_allowed_host.is_empty() {
         config.mcp_allowed_hosts = args.mcp_allowed_host.clone();
     }

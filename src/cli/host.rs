@@ -45,6 +45,15 @@ pub(super) struct HostArgs {
     /// for nginx on this machine.
     #[arg(long = "trusted-proxy", value_name = "IP")]
     trusted_proxy: Vec<String>,
+    /// How long an HTTP client has to send a request's headers (default 10 s).
+    #[arg(long, value_name = "DURATION")]
+    http_header_timeout: Option<String>,
+    /// HTTP connections held at once (default 2048); one more gets 503.
+    #[arg(long, value_name = "N")]
+    http_max_connections: Option<String>,
+    /// HTTP connections from one address (default 256; trusted proxies are not counted).
+    #[arg(long, value_name = "N")]
+    http_max_connections_per_ip: Option<String>,
     /// A Host header /mcp accepts (repeatable; `*`: any); default: loopback names only.
     #[arg(long = "mcp-allowed-host", value_name = "HOST")]
     mcp_allowed_host: Vec<String>,
@@ -138,6 +147,12 @@ impl HostArgs {
         one("command_timeout", &self.command_timeout);
         one("grace_period", &self.grace_period);
         one("ws_ping_interval", &self.ws_ping_interval);
+        one("http_header_timeout", &self.http_header_timeout);
+        one("http_max_connections", &self.http_max_connections);
+        one(
+            "http_max_connections_per_ip",
+            &self.http_max_connections_per_ip,
+        );
         one("log_format", &self.log_format);
         one("log", &self.log);
         // Repeated flags make one list, replacing the file's or environment's list.

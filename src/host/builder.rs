@@ -69,6 +69,25 @@ impl<A: Agent> Host<A> {
         self.set("log", |s| s.log = Some(filter))
     }
 
+    /// How long an HTTP client has to send a request's headers, on a new connection and
+    /// between requests (default 10 s); then the connection is closed.
+    pub fn http_header_timeout(self, timeout: Duration) -> Self {
+        self.set("http_header_timeout", |s| {
+            s.http_header_timeout = timeout.max(Duration::from_millis(10))
+        })
+    }
+
+    /// HTTP connections held at once (default 2048), and from one address (default 256;
+    /// trusted proxies are not counted). One more is answered 503 and closed.
+    pub fn http_max_connections(self, total: usize, per_ip: usize) -> Self {
+        self.set("http_max_connections", |s| {
+            s.http_max_connections = total.max(1)
+        })
+        .set("http_max_connections_per_ip", |s| {
+            s.http_max_connections_per_ip = per_ip.max(1)
+        })
+    }
+
     /// How often WebSocket clients get `{"type":"PING"}` (default 30 s).
     pub fn ws_ping_interval(self, every: Duration) -> Self {
         self.set("ws_ping_interval", |s| {

@@ -155,6 +155,9 @@ impl<A: Agent> Host<A> {
                 max_body_bytes,
                 ws_ping_interval: settings.ws_ping_interval,
                 trusted_proxies: settings.trusted_proxies.clone(),
+                header_read_timeout: settings.http_header_timeout,
+                max_connections: settings.http_max_connections,
+                max_connections_per_ip: settings.http_max_connections_per_ip,
                 mcp_allowed_hosts: settings.mcp_allowed_hosts.clone(),
                 mcp_allowed_origins: settings.mcp_allowed_origins.clone(),
                 ..GatewayConfig::default()

@@ -81,6 +81,13 @@ pub struct Settings {
     pub http: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the HTTP client (empty: none).
     pub trusted_proxies: Vec<IpAddr>,
+    /// How long an HTTP client has to send a request's headers (10 s); then the connection
+    /// is closed.
+    pub http_header_timeout: Duration,
+    /// HTTP connections held at once (2048); one more is answered 503 and closed.
+    pub http_max_connections: usize,
+    /// HTTP connections from one address (256); trusted proxies are not counted.
+    pub http_max_connections_per_ip: usize,
     /// `Host` values `/mcp` accepts (DNS rebinding); `*` any. Default: loopback names.
     pub mcp_allowed_hosts: Vec<String>,
     /// Browser `Origin`s `/mcp` accepts; `*` any. Default: loopback origins.
@@ -156,6 +163,9 @@ impl Default for Settings {
             http_bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             http: true,
             trusted_proxies: Vec::new(),
+            http_header_timeout: agenthost_gateway::DEFAULT_HEADER_READ_TIMEOUT,
+            http_max_connections: agenthost_gateway::DEFAULT_MAX_CONNECTIONS,
+            http_max_connections_per_ip: agenthost_gateway::DEFAULT_MAX_CONNECTIONS_PER_IP,
             mcp_allowed_hosts: strings(agenthost_gateway::DEFAULT_MCP_ALLOWED_HOSTS),
             mcp_allowed_origins: strings(agenthost_gateway::DEFAULT_MCP_ALLOWED_ORIGINS),
             workers: 16,

@@ -29,6 +29,17 @@ impl Settings {
             "trusted_proxies" => {
                 self.trusted_proxies = raw.list_of("an IP address such as 127.0.0.1")?
             }
+            "http_header_timeout" => {
+                self.http_header_timeout = raw.duration()?.max(Duration::from_millis(10))
+            }
+            "http_max_connections" => {
+                self.http_max_connections =
+                    raw.number::<usize>("a whole number of connections")?.max(1)
+            }
+            "http_max_connections_per_ip" => {
+                self.http_max_connections_per_ip =
+                    raw.number::<usize>("a whole number of connections")?.max(1)
+            }
             "mcp_allowed_hosts" => {
                 self.mcp_allowed_hosts = raw.list_of("a host name, host:port or *")?
             }

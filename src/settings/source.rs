@@ -44,6 +44,12 @@ pub const KEYS: &[(&str, &str)] = &[
     ("http_bind", "AGENTHOST_HTTP_BIND"),
     ("http", "AGENTHOST_HTTP"),
     ("trusted_proxies", "AGENTHOST_TRUSTED_PROXIES"),
+    ("http_header_timeout", "AGENTHOST_HTTP_HEADER_TIMEOUT"),
+    ("http_max_connections", "AGENTHOST_HTTP_MAX_CONNECTIONS"),
+    (
+        "http_max_connections_per_ip",
+        "AGENTHOST_HTTP_MAX_CONNECTIONS_PER_IP",
+    ),
     ("mcp_allowed_hosts", "AGENTHOST_MCP_ALLOWED_HOSTS"),
     ("mcp_allowed_origins", "AGENTHOST_MCP_ALLOWED_ORIGINS"),
     ("workers", "AGENTHOST_WORKERS"),

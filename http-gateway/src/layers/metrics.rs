@@ -67,11 +67,23 @@ pub struct Metrics {
     requests: Family<RouteLabels, Counter>,
     latency: Family<RouteOnly, Histogram>,
     websockets: Gauge,
+    /// TCP connections the gateway holds now (`listener.rs`).
+    connections: Gauge,
+    /// Connections closed at once, by why: `total` or `per_ip` cap.
+    connections_refused: Family<RefusedLabels, Counter>,
+    /// Connections closed because a request's headers did not arrive in time.
+    header_timeouts: Counter,
     /// The router's route templates, announced once when it is built ([`Metrics::announce`]),
     /// then only read: every request is classified here, without a lock.
     routes: OnceLock<RouteTable>,
     /// Where requests of no known route are counted.
     unmatched: RouteMetrics,
+}
+
+/// The label of a refused connection.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    cap: &'static str,
 }
 
 /// The router's templates, matched the way axum matches them (the same `matchit`), so a
@@ -136,12 +148,33 @@ impl Metrics {
             "WebSocket connections open now",
             websockets.clone(),
         );
+        let connections = Gauge::default();
+        registry.register(
+            "connections_open",
+            "TCP connections held now",
+            connections.clone(),
+        );
+        let connections_refused = Family::<RefusedLabels, Counter>::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed on arrival, by the cap they were over (total, per_ip)",
+            connections_refused.clone(),
+        );
+        let header_timeouts = Counter::default();
+        registry.register(
+            "header_timeouts",
+            "Connections closed because a request's headers did not arrive in time",
+            header_timeouts.clone(),
+        );
         Metrics {
             registry,
             unmatched: RouteMetrics::new(UNMATCHED, &latency),
             requests,
             latency,
             websockets,
+            connections,
+            connections_refused,
+            header_timeouts,
             routes: OnceLock::new(),
         }
     }
@@ -193,6 +226,25 @@ impl Metrics {
                 .inc(),
             None => self.requests.get_or_create(&labels()).inc(),
         };
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.connections.inc();
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.connections.dec();
+    }
+
+    /// A connection closed on arrival: over the `total` or the `per_ip` cap.
+    pub(crate) fn connection_refused(&self, cap: &'static str) {
+        self.connections_refused
+            .get_or_create(&RefusedLabels { cap })
+            .inc();
+    }
+
+    pub(crate) fn header_timed_out(&self) {
+        self.header_timeouts.inc();
     }
 
     pub fn ws_opened(&self) {
