@@ -152,3 +152,47 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_header_timeout() {
         "{waited:?}"
     );
 }
+
+/// Inbound P2P connections over the cap are refused by libp2p's connection limits: with room
+/// for two, two callers are served, a third is turned away, and a place that frees up is
+/// taken again.
+#[tokio::test]
+async fn inbound_p2p_connections_over_the_cap_are_refused() {
+    let host = HostProcess::start(&[
+        "--demo",
+        "--no-mdns",
+        "--no-http",
+        "--p2p-max-incoming",
+        "2",
+    ]);
+    let addr: agenthost::Multiaddr = host.loopback_addr("tcp").parse().unwrap();
+    let connect = || agenthost::connect_with(&host.address, vec![addr.clone()]);
+    let first = connect().await.unwrap();
+    let second = connect().await.unwrap();
+    assert_eq!(first.input("one").await.unwrap().result, "echo: one");
+    assert_eq!(second.input("two").await.unwrap().result, "echo: two");
+
+    let third = tokio::time::timeout(Duration::from_secs(30), async {
+        let connection = connect().await?;
+        connection.input("three").await
+    })
+    .await
+    .expect("the refused caller got an answer, not a hang");
+    assert!(third.is_err(), "a third caller was served: {third:?}");
+
+    drop(first);
+    // The host notices the closed connection; then the place is free again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = async { connect().await?.input("four").await };
+        match tokio::time::timeout(Duration::from_secs(10), attempt).await {
+            Ok(Ok(out)) => {
+                assert_eq!(out.result, "echo: four");
+                break;
+            }
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+            other => panic!("the freed place was not taken: {other:?}"),
+        }
+    }
+    assert_eq!(second.input("still").await.unwrap().result, "echo: still");
+}

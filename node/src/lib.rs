@@ -58,8 +58,8 @@ pub use stream::{
     PeerSocketWriter, SocketOpen, SocketService, StreamControl, StreamPath,
 };
 pub use transport::{
-    FoundRelay, NatStatus, Node, NodeConfig, NodeError, NodeHandle, PeerRecordAddrs, Reachability,
-    RelayState, RelayStatus, SharedAddrs, SharedRelayStatus, KAD_PROTOCOL,
+    FoundRelay, InboundLimits, NatStatus, Node, NodeConfig, NodeError, NodeHandle, PeerRecordAddrs,
+    Reachability, RelayState, RelayStatus, SharedAddrs, SharedRelayStatus, KAD_PROTOCOL,
 };
 #[cfg(feature = "host")]
 pub use worker::WorkerLimits;

@@ -54,6 +54,15 @@ pub(super) struct HostArgs {
     /// HTTP connections from one address (default 256; trusted proxies are not counted).
     #[arg(long, value_name = "N")]
     http_max_connections_per_ip: Option<String>,
+    /// Inbound P2P connections in their handshake at once (default 128).
+    #[arg(long, value_name = "N")]
+    p2p_max_pending_incoming: Option<String>,
+    /// Inbound P2P connections established at once (default 1024).
+    #[arg(long, value_name = "N")]
+    p2p_max_incoming: Option<String>,
+    /// P2P connections with one peer at once (default 8).
+    #[arg(long, value_name = "N")]
+    p2p_max_connections_per_peer: Option<String>,
     /// A Host header /mcp accepts (repeatable; `*`: any); default: loopback names only.
     #[arg(long = "mcp-allowed-host", value_name = "HOST")]
     mcp_allowed_host: Vec<String>,
@@ -149,6 +158,12 @@ impl HostArgs {
         one("ws_ping_interval", &self.ws_ping_interval);
         one("http_header_timeout", &self.http_header_timeout);
         one("http_max_connections", &self.http_max_connections);
+        one("p2p_max_pending_incoming", &self.p2p_max_pending_incoming);
+        one("p2p_max_incoming", &self.p2p_max_incoming);
+        one(
+            "p2p_max_connections_per_peer",
+            &self.p2p_max_connections_per_peer,
+        );
         one(
             "http_max_connections_per_ip",
             &self.http_max_connections_per_ip,

@@ -88,6 +88,20 @@ impl<A: Agent> Host<A> {
         })
     }
 
+    /// Caps on inbound P2P connections (default 128 in handshake, 1024 established, 8 per
+    /// peer); one over is dropped before its handshake completes.
+    pub fn p2p_inbound_limits(self, limits: agenthost_node::InboundLimits) -> Self {
+        self.set("p2p_max_pending_incoming", |s| {
+            s.p2p_inbound.pending = limits.pending.max(1)
+        })
+        .set("p2p_max_incoming", |s| {
+            s.p2p_inbound.established = limits.established.max(1)
+        })
+        .set("p2p_max_connections_per_peer", |s| {
+            s.p2p_inbound.per_peer = limits.per_peer.max(1)
+        })
+    }
+
     /// How often WebSocket clients get `{"type":"PING"}` (default 30 s).
     pub fn ws_ping_interval(self, every: Duration) -> Self {
         self.set("ws_ping_interval", |s| {

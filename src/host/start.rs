@@ -118,6 +118,7 @@ impl<A: Agent> Host<A> {
             settings.listen.clone()
         };
         config.mdns = settings.mdns;
+        config.inbound = settings.p2p_inbound;
         config.serve = true;
         config.relays = settings.relays.clone();
         let mut node = Node::start(config).await?;

@@ -26,7 +26,7 @@ use std::{
 };
 
 use agenthost_identity::Address;
-use agenthost_node::{trust::Trust, Multiaddr};
+use agenthost_node::{trust::Trust, InboundLimits, Multiaddr};
 
 mod display;
 mod parse;
@@ -88,6 +88,9 @@ pub struct Settings {
     pub http_max_connections: usize,
     /// HTTP connections from one address (256); trusted proxies are not counted.
     pub http_max_connections_per_ip: usize,
+    /// Inbound P2P connections at once: in handshake (128), established (1024), with one
+    /// peer (8). One over is dropped before its handshake completes.
+    pub p2p_inbound: InboundLimits,
     /// `Host` values `/mcp` accepts (DNS rebinding); `*` any. Default: loopback names.
     pub mcp_allowed_hosts: Vec<String>,
     /// Browser `Origin`s `/mcp` accepts; `*` any. Default: loopback origins.
@@ -166,6 +169,7 @@ impl Default for Settings {
             http_header_timeout: agenthost_gateway::DEFAULT_HEADER_READ_TIMEOUT,
             http_max_connections: agenthost_gateway::DEFAULT_MAX_CONNECTIONS,
             http_max_connections_per_ip: agenthost_gateway::DEFAULT_MAX_CONNECTIONS_PER_IP,
+            p2p_inbound: InboundLimits::default(),
             mcp_allowed_hosts: strings(agenthost_gateway::DEFAULT_MCP_ALLOWED_HOSTS),
             mcp_allowed_origins: strings(agenthost_gateway::DEFAULT_MCP_ALLOWED_ORIGINS),
             workers: 16,

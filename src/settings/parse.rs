@@ -40,6 +40,18 @@ impl Settings {
                 self.http_max_connections_per_ip =
                     raw.number::<usize>("a whole number of connections")?.max(1)
             }
+            "p2p_max_pending_incoming" => {
+                self.p2p_inbound.pending =
+                    raw.number::<u32>("a whole number of connections")?.max(1)
+            }
+            "p2p_max_incoming" => {
+                self.p2p_inbound.established =
+                    raw.number::<u32>("a whole number of connections")?.max(1)
+            }
+            "p2p_max_connections_per_peer" => {
+                self.p2p_inbound.per_peer =
+                    raw.number::<u32>("a whole number of connections")?.max(1)
+            }
             "mcp_allowed_hosts" => {
                 self.mcp_allowed_hosts = raw.list_of("a host name, host:port or *")?
             }

@@ -50,6 +50,15 @@ pub const KEYS: &[(&str, &str)] = &[
         "http_max_connections_per_ip",
         "AGENTHOST_HTTP_MAX_CONNECTIONS_PER_IP",
     ),
+    (
+        "p2p_max_pending_incoming",
+        "AGENTHOST_P2P_MAX_PENDING_INCOMING",
+    ),
+    ("p2p_max_incoming", "AGENTHOST_P2P_MAX_INCOMING"),
+    (
+        "p2p_max_connections_per_peer",
+        "AGENTHOST_P2P_MAX_CONNECTIONS_PER_PEER",
+    ),
     ("mcp_allowed_hosts", "AGENTHOST_MCP_ALLOWED_HOSTS"),
     ("mcp_allowed_origins", "AGENTHOST_MCP_ALLOWED_ORIGINS"),
     ("workers", "AGENTHOST_WORKERS"),

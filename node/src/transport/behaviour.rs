@@ -1,7 +1,7 @@
 //! The protocols every agenthost peer speaks, composed into one libp2p behaviour.
 
 use libp2p::{
-    autonat, dcutr, identify, kad, mdns, ping, relay, rendezvous,
+    autonat, connection_limits, dcutr, identify, kad, mdns, ping, relay, rendezvous,
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
@@ -9,6 +9,8 @@ use crate::{stream::AgentStreams, wire::IDENTIFY_PROTOCOL_VERSION};
 
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    /// Caps on inbound connections (`InboundLimits`), before their handshake.
+    pub limits: connection_limits::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     /// Off when disabled, or when the host has no multicast-capable interface.
@@ -37,6 +39,7 @@ impl Behaviour {
         enable_autonat: bool,
         streams: AgentStreams,
         relay_client: relay::client::Behaviour,
+        limits: connection_limits::ConnectionLimits,
     ) -> Self {
         let peer_id = key.public().to_peer_id();
         let mdns = if enable_mdns {
@@ -51,6 +54,7 @@ impl Behaviour {
             None
         };
         Behaviour {
+            limits: connection_limits::Behaviour::new(limits),
             identify: identify::Behaviour::new(
                 identify::Config::new(IDENTIFY_PROTOCOL_VERSION.to_owned(), key.public())
                     .with_agent_version(format!("agenthost/{}", env!("CARGO_PKG_VERSION"))),

@@ -22,6 +22,42 @@ pub struct NodeConfig {
     /// How long an unused connection stays open (libp2p's default of 10 s makes connections to
     /// agents churn between calls).
     pub idle_timeout: Duration,
+    /// Caps on connections other peers open to this node, checked by libp2p before the
+    /// handshake completes; connections this node dials are not capped.
+    pub inbound: InboundLimits,
+}
+
+/// Caps on inbound P2P connections; one over is dropped at once and logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboundLimits {
+    /// Inbound connections still in their handshake (Noise, Yamux) at once.
+    pub pending: u32,
+    /// Inbound connections established at once.
+    pub established: u32,
+    /// Connections with one peer at once, either way (a caller needs one or two: direct and
+    /// relayed while a hole punch runs).
+    pub per_peer: u32,
+}
+
+impl Default for InboundLimits {
+    /// 128 in handshake, 1,024 established, 8 per peer: a small VPS's share of descriptors.
+    fn default() -> Self {
+        InboundLimits {
+            pending: 128,
+            established: 1024,
+            per_peer: 8,
+        }
+    }
+}
+
+impl InboundLimits {
+    /// As libp2p's `connection_limits` behaviour takes them.
+    pub(crate) fn to_libp2p(self) -> libp2p::connection_limits::ConnectionLimits {
+        libp2p::connection_limits::ConnectionLimits::default()
+            .with_max_pending_incoming(Some(self.pending))
+            .with_max_established_incoming(Some(self.established))
+            .with_max_established_per_peer(Some(self.per_peer))
+    }
 }
 
 impl NodeConfig {
@@ -35,6 +71,7 @@ impl NodeConfig {
             serve: false,
             relays: Vec::new(),
             idle_timeout: Duration::from_secs(120),
+            inbound: InboundLimits::default(),
         }
     }
 

@@ -14,6 +14,7 @@
 mod behaviour;
 mod command;
 mod config;
+mod denied;
 mod dht;
 mod directory;
 mod handle;
@@ -24,7 +25,7 @@ mod reservations;
 mod task;
 mod task_events;
 
-pub use config::{NodeConfig, NodeError};
+pub use config::{InboundLimits, NodeConfig, NodeError};
 pub use dht::{FoundRelay, KAD_PROTOCOL};
 pub use directory::PeerRecordAddrs;
 pub use handle::{NodeHandle, SharedAddrs};

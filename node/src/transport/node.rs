@@ -59,7 +59,14 @@ impl Node {
             .map_err(|e| NodeError::Transport(e.to_string()))?
             .with_behaviour(|key, relay_client| {
                 // Only agents need to learn which of their addresses others can dial.
-                Behaviour::new(key, config.mdns, config.serve, streams, relay_client)
+                Behaviour::new(
+                    key,
+                    config.mdns,
+                    config.serve,
+                    streams,
+                    relay_client,
+                    config.inbound.to_libp2p(),
+                )
             })
             .map_err(|e| NodeError::Transport(e.to_string()))?
             .with_swarm_config(|c| {
@@ -106,6 +113,7 @@ impl Node {
             directory: Directory::new(&config.key.address()).map_err(NodeError::Relay)?,
             dht: DhtLookups::default(),
             stopping: None,
+            denied: Default::default(),
         };
         tokio::spawn(task.run());
         Ok(Node {

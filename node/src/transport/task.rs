@@ -18,6 +18,7 @@ use libp2p::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::denied::DeniedInbound;
 use super::handle::SharedAddrs;
 use super::{
     behaviour::Behaviour,
@@ -62,6 +63,8 @@ pub(super) struct NodeTask {
     pub(super) reachability: Arc<RwLock<Reachability>>,
     /// Set by a shutdown: when the node stops, and who waits for it.
     pub(super) stopping: Option<(tokio::time::Instant, oneshot::Sender<()>)>,
+    /// Inbound connections refused by the caps, for the log.
+    pub(super) denied: DeniedInbound,
 }
 
 impl NodeTask {

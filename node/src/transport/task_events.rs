@@ -17,6 +17,11 @@ impl NodeTask {
                     addrs.push(address);
                 }
             }
+            SwarmEvent::IncomingConnectionError {
+                error,
+                send_back_addr,
+                ..
+            } => self.denied.on_error(&error, &send_back_addr),
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 write(&self.listen_addrs).retain(|a| a != &address);
             }
