@@ -26,6 +26,10 @@ pub struct GatewayConfig {
     /// port); `*` accepts any. A request without an `Origin` (not from a browser) always
     /// passes. Default: loopback origins only.
     pub mcp_allowed_origins: Vec<String>,
+    /// WebSockets open at once; one more is answered 503 before the upgrade.
+    pub ws_max_connections: usize,
+    /// Bytes all live WebSocket turns keep for rejoining clients, together.
+    pub ws_replay_budget_bytes: usize,
     /// How long a client has to send a request's headers, on a new connection and between
     /// requests of a kept-alive one; then the connection is closed (`listener.rs`).
     pub header_read_timeout: Duration,
@@ -34,6 +38,11 @@ pub struct GatewayConfig {
     /// Connections held at once from one client address (a trusted proxy is not counted).
     pub max_connections_per_ip: usize,
 }
+
+/// WebSockets open at once by default.
+pub const DEFAULT_WS_MAX_CONNECTIONS: usize = 1024;
+/// MiB all live WebSocket turns keep for rejoining clients by default.
+pub const DEFAULT_WS_REPLAY_BUDGET_MB: usize = 256;
 
 /// How long a client has to send a request's headers by default.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,6 +83,8 @@ impl Default for GatewayConfig {
                 .iter()
                 .map(|o| o.to_string())
                 .collect(),
+            ws_max_connections: DEFAULT_WS_MAX_CONNECTIONS,
+            ws_replay_budget_bytes: DEFAULT_WS_REPLAY_BUDGET_MB << 20,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,

@@ -49,6 +49,7 @@ pub use agenthost_node::AgentService;
 pub use config::{
     GatewayConfig, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MCP_ALLOWED_HOSTS, DEFAULT_MCP_ALLOWED_ORIGINS,
+    DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_REPLAY_BUDGET_MB,
 };
 pub use error::{status_of, ApiError};
 pub use mcp::{McpBridge, McpBridgeError};

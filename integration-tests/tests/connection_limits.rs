@@ -196,3 +196,34 @@ async fn inbound_p2p_connections_over_the_cap_are_refused() {
     }
     assert_eq!(second.input("still").await.unwrap().result, "echo: still");
 }
+
+/// WebSockets over `ws_max_connections` are answered 503 before the upgrade; a closed one
+/// frees its place.
+#[tokio::test]
+async fn websockets_over_the_cap_are_refused_before_the_upgrade() {
+    let host = HostProcess::start(&["--demo", "--no-mdns", "--ws-max-connections", "2"]);
+    let url = format!(
+        "{}/ws",
+        host.http.as_ref().unwrap().replace("http://", "ws://")
+    );
+    let (first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let (_second, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers()["retry-after"], "1");
+        }
+        other => panic!("a third WebSocket was let in: {:?}", other.map(|_| ())),
+    }
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio_tungstenite::connect_async(&url).await {
+            Ok(_) => break,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("the freed place was not taken: {e}"),
+        }
+    }
+}

@@ -63,6 +63,12 @@ pub(super) struct HostArgs {
     /// P2P connections with one peer at once (default 8).
     #[arg(long, value_name = "N")]
     p2p_max_connections_per_peer: Option<String>,
+    /// WebSockets open at once (default 1024); one more gets 503.
+    #[arg(long, value_name = "N")]
+    ws_max_connections: Option<String>,
+    /// MiB all live WebSocket turns keep for rejoining clients (default 256).
+    #[arg(long, value_name = "MIB")]
+    ws_replay_budget_mb: Option<String>,
     /// A Host header /mcp accepts (repeatable; `*`: any); default: loopback names only.
     #[arg(long = "mcp-allowed-host", value_name = "HOST")]
     mcp_allowed_host: Vec<String>,
@@ -159,6 +165,8 @@ impl HostArgs {
         one("http_header_timeout", &self.http_header_timeout);
         one("http_max_connections", &self.http_max_connections);
         one("p2p_max_pending_incoming", &self.p2p_max_pending_incoming);
+        one("ws_max_connections", &self.ws_max_connections);
+        one("ws_replay_budget_mb", &self.ws_replay_budget_mb);
         one("p2p_max_incoming", &self.p2p_max_incoming);
         one(
             "p2p_max_connections_per_peer",

@@ -102,6 +102,17 @@ impl<A: Agent> Host<A> {
         })
     }
 
+    /// WebSockets open at once (default 1024), and the MiB all live WebSocket turns keep for
+    /// rejoining clients together (default 256).
+    pub fn ws_limits(self, max_connections: usize, replay_budget_mb: usize) -> Self {
+        self.set("ws_max_connections", |s| {
+            s.ws_max_connections = max_connections.max(1)
+        })
+        .set("ws_replay_budget_mb", |s| {
+            s.ws_replay_budget_mb = replay_budget_mb.max(1)
+        })
+    }
+
     /// How often WebSocket clients get `{"type":"PING"}` (default 30 s).
     pub fn ws_ping_interval(self, every: Duration) -> Self {
         self.set("ws_ping_interval", |s| {

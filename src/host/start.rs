@@ -156,6 +156,8 @@ impl<A: Agent> Host<A> {
                 max_body_bytes,
                 ws_ping_interval: settings.ws_ping_interval,
                 trusted_proxies: settings.trusted_proxies.clone(),
+                ws_max_connections: settings.ws_max_connections,
+                ws_replay_budget_bytes: settings.ws_replay_budget_mb.saturating_mul(1 << 20),
                 header_read_timeout: settings.http_header_timeout,
                 max_connections: settings.http_max_connections,
                 max_connections_per_ip: settings.http_max_connections_per_ip,

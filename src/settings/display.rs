@@ -55,6 +55,8 @@ impl Settings {
             "p2p_max_pending_incoming" => self.p2p_inbound.pending.to_string(),
             "p2p_max_incoming" => self.p2p_inbound.established.to_string(),
             "p2p_max_connections_per_peer" => self.p2p_inbound.per_peer.to_string(),
+            "ws_max_connections" => self.ws_max_connections.to_string(),
+            "ws_replay_budget_mb" => self.ws_replay_budget_mb.to_string(),
             "mcp_allowed_hosts" => list(&self.mcp_allowed_hosts),
             "mcp_allowed_origins" => list(&self.mcp_allowed_origins),
             "workers" => self.workers.to_string(),

@@ -91,6 +91,10 @@ pub struct Settings {
     /// Inbound P2P connections at once: in handshake (128), established (1024), with one
     /// peer (8). One over is dropped before its handshake completes.
     pub p2p_inbound: InboundLimits,
+    /// WebSockets open at once (1024); one more is answered 503.
+    pub ws_max_connections: usize,
+    /// MiB all live WebSocket turns keep for rejoining clients (256).
+    pub ws_replay_budget_mb: usize,
     /// `Host` values `/mcp` accepts (DNS rebinding); `*` any. Default: loopback names.
     pub mcp_allowed_hosts: Vec<String>,
     /// Browser `Origin`s `/mcp` accepts; `*` any. Default: loopback origins.
@@ -170,6 +174,8 @@ impl Default for Settings {
             http_max_connections: agenthost_gateway::DEFAULT_MAX_CONNECTIONS,
             http_max_connections_per_ip: agenthost_gateway::DEFAULT_MAX_CONNECTIONS_PER_IP,
             p2p_inbound: InboundLimits::default(),
+            ws_max_connections: agenthost_gateway::DEFAULT_WS_MAX_CONNECTIONS,
+            ws_replay_budget_mb: agenthost_gateway::DEFAULT_WS_REPLAY_BUDGET_MB,
             mcp_allowed_hosts: strings(agenthost_gateway::DEFAULT_MCP_ALLOWED_HOSTS),
             mcp_allowed_origins: strings(agenthost_gateway::DEFAULT_MCP_ALLOWED_ORIGINS),
             workers: 16,

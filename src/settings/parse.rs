@@ -52,6 +52,12 @@ impl Settings {
                 self.p2p_inbound.per_peer =
                     raw.number::<u32>("a whole number of connections")?.max(1)
             }
+            "ws_max_connections" => {
+                self.ws_max_connections = raw.number::<usize>("a whole number of sockets")?.max(1)
+            }
+            "ws_replay_budget_mb" => {
+                self.ws_replay_budget_mb = raw.number::<usize>("a whole number of MiB")?.max(1)
+            }
             "mcp_allowed_hosts" => {
                 self.mcp_allowed_hosts = raw.list_of("a host name, host:port or *")?
             }

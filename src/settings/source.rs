@@ -59,6 +59,8 @@ pub const KEYS: &[(&str, &str)] = &[
         "p2p_max_connections_per_peer",
         "AGENTHOST_P2P_MAX_CONNECTIONS_PER_PEER",
     ),
+    ("ws_max_connections", "AGENTHOST_WS_MAX_CONNECTIONS"),
+    ("ws_replay_budget_mb", "AGENTHOST_WS_REPLAY_BUDGET_MB"),
     ("mcp_allowed_hosts", "AGENTHOST_MCP_ALLOWED_HOSTS"),
     ("mcp_allowed_origins", "AGENTHOST_MCP_ALLOWED_ORIGINS"),
     ("workers", "AGENTHOST_WORKERS"),

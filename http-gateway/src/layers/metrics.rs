@@ -69,7 +69,8 @@ pub struct Metrics {
     websockets: Gauge,
     /// TCP connections the gateway holds now (`listener.rs`).
     connections: Gauge,
-    /// Connections closed at once, by why: `total` or `per_ip` cap.
+    /// Connections closed at once, by the cap they were over: `total`, `per_ip`,
+    /// `websockets`.
     connections_refused: Family<RefusedLabels, Counter>,
     /// Connections closed because a request's headers did not arrive in time.
     header_timeouts: Counter,
@@ -157,7 +158,7 @@ impl Metrics {
         let connections_refused = Family::<RefusedLabels, Counter>::default();
         registry.register(
             "connections_refused",
-            "Connections closed on arrival, by the cap they were over (total, per_ip)",
+            "Connections closed on arrival, by the cap they were over (total, per_ip, websockets)",
             connections_refused.clone(),
         );
         let header_timeouts = Counter::default();

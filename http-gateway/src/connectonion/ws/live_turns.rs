@@ -18,6 +18,7 @@ use agenthost_node::{Frame, Reply};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
+use super::replay_budget::ReplayBudget;
 use crate::background::Background;
 
 /// Frames of one turn kept for replay, at most; older ones are dropped first.
@@ -52,6 +53,8 @@ pub struct LiveTurns {
     channel_capacity: usize,
     /// Where the pumps run: a stopping gateway ends them.
     background: Background,
+    /// What all turns' logs may hold together.
+    budget: Arc<ReplayBudget>,
 }
 
 /// One turn: its frames so far and the channel carrying the next ones.
@@ -61,6 +64,7 @@ pub struct LiveTurn {
     pub owner: Option<String>,
     log: Mutex<TurnLog>,
     tx: broadcast::Sender<Arc<TurnFrame>>,
+    budget: Arc<ReplayBudget>,
 }
 
 #[derive(Default)]
@@ -80,11 +84,12 @@ pub struct Subscription {
 }
 
 impl LiveTurns {
-    pub fn new(channel_capacity: usize, background: Background) -> Self {
+    pub fn new(channel_capacity: usize, background: Background, budget: Arc<ReplayBudget>) -> Self {
         LiveTurns {
             turns: Mutex::new(HashMap::new()),
             channel_capacity: channel_capacity.max(1),
             background,
+            budget,
         }
     }
 
@@ -113,6 +118,7 @@ impl LiveTurns {
                 ..TurnLog::default()
             }),
             tx,
+            budget: Arc::clone(&self.budget),
         });
         self.lock().insert(session_id.clone(), Arc::clone(&turn));
         let registry = Arc::clone(self);
@@ -136,6 +142,14 @@ impl LiveTurns {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Drop for LiveTurn {
+    /// The turn's log leaves with it: its bytes go back to the budget.
+    fn drop(&mut self) {
+        let bytes = self.log().bytes;
+        self.budget.refund(bytes);
     }
 }
 
@@ -179,10 +193,19 @@ impl LiveTurn {
             terminal,
         });
         log.bytes += frame.text.len();
+        self.budget.charge(frame.text.len());
         log.frames.push_back(Arc::clone(&frame));
-        while log.frames.len() > LOG_MAX_FRAMES || log.bytes > LOG_MAX_BYTES {
+        // Over its own bounds, or over the budget of all turns: the oldest frames go, never
+        // the newest (subscribers are sent it on the channel below anyway).
+        while log.frames.len() > LOG_MAX_FRAMES
+            || log.bytes > LOG_MAX_BYTES
+            || (self.budget.is_over() && log.frames.len() > 1)
+        {
             match log.frames.pop_front() {
-                Some(old) => log.bytes -= old.text.len(),
+                Some(old) => {
+                    log.bytes -= old.text.len();
+                    self.budget.refund(old.text.len());
+                }
                 None => break,
             }
         }
@@ -235,6 +258,10 @@ mod tests {
     use tokio::sync::mpsc;
     use tokio_util::sync::CancellationToken;
 
+    fn budget(bytes: usize) -> Arc<ReplayBudget> {
+        Arc::new(ReplayBudget::new(bytes))
+    }
+
     fn output() -> Frame {
         Frame::Output(OutputFrame {
             result: "a b".into(),
@@ -246,7 +273,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_late_subscriber_gets_the_backlog_then_live_frames_once() {
-        let turns = Arc::new(LiveTurns::new(16, Background::default()));
+        let turns = Arc::new(LiveTurns::new(16, Background::default(), budget(1 << 30)));
         let (tx, rx) = mpsc::channel(8);
         let turn = turns.start("s1".into(), None, Reply::new(rx, CancellationToken::new()));
         tx.send(Frame::Stream {
@@ -295,7 +322,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_subscriber_that_falls_behind_lags_and_the_pump_goes_on() {
-        let turns = Arc::new(LiveTurns::new(4, Background::default()));
+        let turns = Arc::new(LiveTurns::new(4, Background::default(), budget(1 << 30)));
         let (tx, rx) = mpsc::channel(8);
         let turn = turns.start("s2".into(), None, Reply::new(rx, CancellationToken::new()));
         let mut sub = turn.subscribe(&LastSeen::Nothing);
@@ -321,5 +348,45 @@ mod tests {
         ));
         // The log still has everything for a fresh subscriber.
         assert_eq!(turn.subscribe(&LastSeen::Nothing).backlog.len(), 21);
+    }
+
+    #[tokio::test]
+    async fn over_the_budget_of_all_turns_the_oldest_frames_go_and_come_back_on_drop() {
+        let budget = budget(1_000);
+        let turns = Arc::new(LiveTurns::new(
+            64,
+            Background::default(),
+            Arc::clone(&budget),
+        ));
+        let (tx, rx) = mpsc::channel(64);
+        let turn = turns.start("s3".into(), None, Reply::new(rx, CancellationToken::new()));
+        for i in 0..50 {
+            tx.send(Frame::Stream {
+                content: format!("{i:0>40}"),
+            })
+            .await
+            .unwrap();
+        }
+        while turn
+            .subscribe(&LastSeen::Nothing)
+            .backlog
+            .last()
+            .map(|f| f.msg_id)
+            != Some(50)
+        {
+            tokio::task::yield_now().await;
+        }
+        let kept = turn.subscribe(&LastSeen::Nothing);
+        assert!(budget.used() <= 1_000 + 200, "{} bytes held", budget.used());
+        assert!(kept.backlog.len() < 50, "nothing was dropped");
+        assert!(kept.missing || kept.backlog[0].msg_id > 1);
+        assert_eq!(kept.backlog.last().unwrap().msg_id, 50, "the newest stays");
+        tx.send(output()).await.unwrap();
+        drop(kept);
+        while turns.get("s3").is_some() {
+            tokio::task::yield_now().await;
+        }
+        drop(turn);
+        assert_eq!(budget.used(), 0, "a finished turn gives its bytes back");
     }
 }

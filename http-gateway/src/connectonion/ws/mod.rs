@@ -10,17 +10,19 @@
 //! socket shares), `client_socket.rs` (an axum
 //! WebSocket or a P2P stream as one message stream), `seal.rs` (ConnectOnion's SEAL),
 //! `session/` (CONNECT, INPUT, rejoining), `live_turns.rs` (each turn's frames, kept for
-//! rejoining clients; a slow socket never slows the agent), `frames.rs` (ERROR frames).
+//! rejoining clients; a slow socket never slows the agent), `replay_budget.rs` (one bound on
+//! what all of them keep), `frames.rs` (ERROR frames).
 
 mod client_socket;
 mod frames;
 mod live_turns;
+mod replay_budget;
 mod seal;
 mod session;
 mod sockets;
 mod tunnel;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use agenthost_node::{Caller, PeerSocket, SocketOpen, SocketService};
 use axum::{
@@ -28,6 +30,7 @@ use axum::{
         ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade},
         State,
     },
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use futures::future::BoxFuture;
@@ -79,6 +82,17 @@ fn upgrade_socket(
             .into_response()
         }
     };
+    let Ok(place) = Arc::clone(&sockets.places).try_acquire_owned() else {
+        sockets.metrics.connection_refused("websockets");
+        tracing::warn!(%remote, "WebSocket refused: ws_max_connections are open");
+        let mut refused = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many WebSocket connections; retry later",
+        );
+        refused.retry_after = Some(1);
+        return refused.into_response();
+    };
     let limit = sockets.config.max_body_bytes;
     upgrade
         .max_message_size(limit)
@@ -101,6 +115,7 @@ fn upgrade_socket(
                 }
             }
             sockets.metrics.ws_closed();
+            drop(place);
         })
 }
 

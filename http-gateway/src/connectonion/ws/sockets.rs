@@ -2,7 +2,9 @@
 
 use std::{ops::Deref, sync::Arc};
 
-use super::live_turns::LiveTurns;
+use tokio::sync::Semaphore;
+
+use super::{live_turns::LiveTurns, replay_budget::ReplayBudget};
 use crate::{
     background::Background, config::GatewayConfig, layers::metrics::Metrics, target::Agents,
 };
@@ -19,6 +21,8 @@ pub struct SocketsShared {
     pub metrics: Arc<Metrics>,
     /// Turns started over WebSocket in this process (an embedded gateway's), for rejoining.
     pub live: Arc<LiveTurns>,
+    /// A place per open WebSocket (`ws_max_connections`); none left: 503.
+    pub places: Arc<Semaphore>,
 }
 
 impl Sockets {
@@ -30,7 +34,12 @@ impl Sockets {
     ) -> Self {
         Sockets(Arc::new(SocketsShared {
             agents,
-            live: Arc::new(LiveTurns::new(config.ws_lag_frames, background)),
+            live: Arc::new(LiveTurns::new(
+                config.ws_lag_frames,
+                background,
+                Arc::new(ReplayBudget::new(config.ws_replay_budget_bytes)),
+            )),
+            places: Arc::new(Semaphore::new(config.ws_max_connections.max(1))),
             config,
             metrics,
         }))
