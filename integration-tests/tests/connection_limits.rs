@@ -34,7 +34,7 @@ async fn half_sent_headers_are_cut_and_the_cap_answers_503_while_the_host_serves
         "--no-mdns",
         "--http-header-timeout",
         "1",
-        "--http-max-connections-per-ip",
+        "--http-max-per-ip",
         "40",
     ]);
     let http = host.http.clone().unwrap();

@@ -48,7 +48,7 @@ pub(super) struct GatewayArgs {
     http_max_connections: usize,
     /// Connections from one address (trusted proxies are not counted).
     #[arg(long, value_name = "N", default_value_t = agenthost::gateway::DEFAULT_MAX_CONNECTIONS_PER_IP)]
-    http_max_connections_per_ip: usize,
+    http_max_per_ip: usize,
     /// A Host header the MCP endpoints accept (repeatable; `*`: any); default: loopback names.
     /// List the names clients use to reach this gateway.
     #[arg(long = "mcp-allowed-host", value_name = "HOST")]
@@ -64,7 +64,7 @@ fn mcp_config(args: &GatewayArgs, mut config: GatewayConfig) -> GatewayConfig {
         std::time::Duration::try_from_secs_f64(args.http_header_timeout.max(0.01))
             .unwrap_or(config.header_read_timeout);
     config.max_connections = args.http_max_connections.max(1);
-    config.max_connections_per_ip = args.http_max_connections_per_ip.max(1);
+    config.max_connections_per_ip = args.http_max_per_ip.max(1);
     if !args.mcp_allowed_host.is_empty() {
         config.mcp_allowed_hosts = args.mcp_allowed_host.clone();
     }

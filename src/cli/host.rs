@@ -53,16 +53,16 @@ pub(super) struct HostArgs {
     http_max_connections: Option<String>,
     /// HTTP connections from one address (default 256; trusted proxies are not counted).
     #[arg(long, value_name = "N")]
-    http_max_connections_per_ip: Option<String>,
+    http_max_per_ip: Option<String>,
     /// Inbound P2P connections in their handshake at once (default 128).
     #[arg(long, value_name = "N")]
-    p2p_max_pending_incoming: Option<String>,
+    p2p_max_pending: Option<String>,
     /// Inbound P2P connections established at once (default 1024).
     #[arg(long, value_name = "N")]
     p2p_max_incoming: Option<String>,
     /// P2P connections with one peer at once (default 8).
     #[arg(long, value_name = "N")]
-    p2p_max_connections_per_peer: Option<String>,
+    p2p_max_per_peer: Option<String>,
     /// WebSockets open at once (default 1024); one more gets 503.
     #[arg(long, value_name = "N")]
     ws_max_connections: Option<String>,
@@ -164,18 +164,12 @@ impl HostArgs {
         one("ws_ping_interval", &self.ws_ping_interval);
         one("http_header_timeout", &self.http_header_timeout);
         one("http_max_connections", &self.http_max_connections);
-        one("p2p_max_pending_incoming", &self.p2p_max_pending_incoming);
+        one("p2p_max_pending", &self.p2p_max_pending);
         one("ws_max_connections", &self.ws_max_connections);
         one("ws_replay_budget_mb", &self.ws_replay_budget_mb);
         one("p2p_max_incoming", &self.p2p_max_incoming);
-        one(
-            "p2p_max_connections_per_peer",
-            &self.p2p_max_connections_per_peer,
-        );
-        one(
-            "http_max_connections_per_ip",
-            &self.http_max_connections_per_ip,
-        );
+        one("p2p_max_per_peer", &self.p2p_max_per_peer);
+        one("http_max_per_ip", &self.http_max_per_ip);
         one("log_format", &self.log_format);
         one("log", &self.log);
         // Repeated flags make one list, replacing the file's or environment's list.

@@ -83,21 +83,19 @@ impl<A: Agent> Host<A> {
         self.set("http_max_connections", |s| {
             s.http_max_connections = total.max(1)
         })
-        .set("http_max_connections_per_ip", |s| {
-            s.http_max_connections_per_ip = per_ip.max(1)
-        })
+        .set("http_max_per_ip", |s| s.http_max_per_ip = per_ip.max(1))
     }
 
     /// Caps on inbound P2P connections (default 128 in handshake, 1024 established, 8 per
     /// peer); one over is dropped before its handshake completes.
     pub fn p2p_inbound_limits(self, limits: agenthost_node::InboundLimits) -> Self {
-        self.set("p2p_max_pending_incoming", |s| {
+        self.set("p2p_max_pending", |s| {
             s.p2p_inbound.pending = limits.pending.max(1)
         })
         .set("p2p_max_incoming", |s| {
             s.p2p_inbound.established = limits.established.max(1)
         })
-        .set("p2p_max_connections_per_peer", |s| {
+        .set("p2p_max_per_peer", |s| {
             s.p2p_inbound.per_peer = limits.per_peer.max(1)
         })
     }

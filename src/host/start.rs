@@ -160,7 +160,7 @@ impl<A: Agent> Host<A> {
                 ws_replay_budget_bytes: settings.ws_replay_budget_mb.saturating_mul(1 << 20),
                 header_read_timeout: settings.http_header_timeout,
                 max_connections: settings.http_max_connections,
-                max_connections_per_ip: settings.http_max_connections_per_ip,
+                max_connections_per_ip: settings.http_max_per_ip,
                 mcp_allowed_hosts: settings.mcp_allowed_hosts.clone(),
                 mcp_allowed_origins: settings.mcp_allowed_origins.clone(),
                 ..GatewayConfig::default()

@@ -87,7 +87,7 @@ pub struct Settings {
     /// HTTP connections held at once (2048); one more is answered 503 and closed.
     pub http_max_connections: usize,
     /// HTTP connections from one address (256); trusted proxies are not counted.
-    pub http_max_connections_per_ip: usize,
+    pub http_max_per_ip: usize,
     /// Inbound P2P connections at once: in handshake (128), established (1024), with one
     /// peer (8). One over is dropped before its handshake completes.
     pub p2p_inbound: InboundLimits,
@@ -172,7 +172,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             http_header_timeout: agenthost_gateway::DEFAULT_HEADER_READ_TIMEOUT,
             http_max_connections: agenthost_gateway::DEFAULT_MAX_CONNECTIONS,
-            http_max_connections_per_ip: agenthost_gateway::DEFAULT_MAX_CONNECTIONS_PER_IP,
+            http_max_per_ip: agenthost_gateway::DEFAULT_MAX_CONNECTIONS_PER_IP,
             p2p_inbound: InboundLimits::default(),
             ws_max_connections: agenthost_gateway::DEFAULT_WS_MAX_CONNECTIONS,
             ws_replay_budget_mb: agenthost_gateway::DEFAULT_WS_REPLAY_BUDGET_MB,

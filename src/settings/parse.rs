@@ -36,11 +36,10 @@ impl Settings {
                 self.http_max_connections =
                     raw.number::<usize>("a whole number of connections")?.max(1)
             }
-            "http_max_connections_per_ip" => {
-                self.http_max_connections_per_ip =
-                    raw.number::<usize>("a whole number of connections")?.max(1)
+            "http_max_per_ip" => {
+                self.http_max_per_ip = raw.number::<usize>("a whole number of connections")?.max(1)
             }
-            "p2p_max_pending_incoming" => {
+            "p2p_max_pending" => {
                 self.p2p_inbound.pending =
                     raw.number::<u32>("a whole number of connections")?.max(1)
             }
@@ -48,7 +47,7 @@ impl Settings {
                 self.p2p_inbound.established =
                     raw.number::<u32>("a whole number of connections")?.max(1)
             }
-            "p2p_max_connections_per_peer" => {
+            "p2p_max_per_peer" => {
                 self.p2p_inbound.per_peer =
                     raw.number::<u32>("a whole number of connections")?.max(1)
             }

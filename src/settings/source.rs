@@ -46,19 +46,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("trusted_proxies", "AGENTHOST_TRUSTED_PROXIES"),
     ("http_header_timeout", "AGENTHOST_HTTP_HEADER_TIMEOUT"),
     ("http_max_connections", "AGENTHOST_HTTP_MAX_CONNECTIONS"),
-    (
-        "http_max_connections_per_ip",
-        "AGENTHOST_HTTP_MAX_CONNECTIONS_PER_IP",
-    ),
-    (
-        "p2p_max_pending_incoming",
-        "AGENTHOST_P2P_MAX_PENDING_INCOMING",
-    ),
+    ("http_max_per_ip", "AGENTHOST_HTTP_MAX_PER_IP"),
+    ("p2p_max_pending", "AGENTHOST_P2P_MAX_PENDING"),
     ("p2p_max_incoming", "AGENTHOST_P2P_MAX_INCOMING"),
-    (
-        "p2p_max_connections_per_peer",
-        "AGENTHOST_P2P_MAX_CONNECTIONS_PER_PEER",
-    ),
+    ("p2p_max_per_peer", "AGENTHOST_P2P_MAX_PER_PEER"),
     ("ws_max_connections", "AGENTHOST_WS_MAX_CONNECTIONS"),
     ("ws_replay_budget_mb", "AGENTHOST_WS_REPLAY_BUDGET_MB"),
     ("mcp_allowed_hosts", "AGENTHOST_MCP_ALLOWED_HOSTS"),
