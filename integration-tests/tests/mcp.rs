@@ -492,7 +492,14 @@ async fn signatures_are_single_use_bodies_are_bounded_and_delete_ends_a_session(
 
     let huge = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "demo", "arguments": {"prompt": "x".repeat(6 << 20)}}});
-    let response = base(Some(&session))
+    // Its own connection: the host answers 413 without reading the body, then closes the
+    // connection, which a pooled client must not reuse for the next request.
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", &session)
         .body(huge.to_string())
         .send()
         .await
