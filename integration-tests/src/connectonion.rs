@@ -14,33 +14,18 @@ use serde_json::Value;
 /// (the caller then skips) unless `AGENTHOST_REQUIRE_CONNECTONION` is set, when a missing
 /// venv fails the test.
 pub fn python(test: &str) -> Option<PathBuf> {
-    let python = std::env::var_os("AGENTHOST_CO_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| scripts().join(".venv/bin/python"));
-    let works = Command::new(&python)
-        .args([
-            "-c",
-            "import connectonion, sys; sys.exit(connectonion.__version__ != '1.9.2')",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if works {
-        return Some(python);
+    crate::venv::PinnedPython {
+        override_var: "AGENTHOST_CO_PYTHON",
+        default: scripts().join(".venv/bin/python"),
+        check: "import connectonion, sys; sys.exit(connectonion.__version__ != '1.9.2')",
+        missing: "ConnectOnion 1.9.2 is not installed (python3 -m venv \
+                  integration-tests/connectonion/.venv && \
+                  integration-tests/connectonion/.venv/bin/pip install -r \
+                  integration-tests/connectonion/requirements.txt)"
+            .into(),
+        require_var: "AGENTHOST_REQUIRE_CONNECTONION",
     }
-    let why = format!(
-        "{test}: ConnectOnion 1.9.2 is not installed at {} \
-         (python3 -m venv integration-tests/connectonion/.venv && \
-         integration-tests/connectonion/.venv/bin/pip install -r \
-         integration-tests/connectonion/requirements.txt)",
-        python.display()
-    );
-    if std::env::var_os("AGENTHOST_REQUIRE_CONNECTONION").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED {why}");
-    None
+    .find(test)
 }
 
 /// The folder of the scripts.

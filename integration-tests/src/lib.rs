@@ -11,6 +11,7 @@ pub mod mcp;
 pub mod netlab;
 pub mod openai_stub;
 pub mod signing;
+pub mod venv;
 
 use std::{
     collections::BTreeMap,
@@ -299,6 +300,26 @@ impl ServiceProcess {
             .value("relay: ")
             .expect("the relay printed its address");
         (relay, addr)
+    }
+
+    /// `agenthost gateway` on loopback (a free port, no mDNS) with `extra` arguments; returns it
+    /// with its base URL.
+    pub fn gateway(dir: &std::path::Path, extra: &[&str]) -> (Self, String) {
+        let mut args = vec![
+            "gateway",
+            "--port",
+            "0",
+            "--http-bind",
+            "127.0.0.1",
+            "--no-mdns",
+        ];
+        args.extend_from_slice(extra);
+        let gateway = Self::start(dir, &args, |l| l.starts_with("Waiting for requests"));
+        let url = gateway
+            .value("http: ")
+            .and_then(|v| v.split_whitespace().next().map(str::to_owned))
+            .expect("the gateway printed its URL");
+        (gateway, url)
     }
 
     /// The rest of the first banner line starting with `prefix`.

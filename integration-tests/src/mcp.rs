@@ -4,38 +4,23 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
 };
 
 /// The venv's Python: `$AGENTHOST_MCP_PYTHON`, else `mcp/.venv/bin/python`. `None` (the caller
 /// then skips) unless `AGENTHOST_REQUIRE_MCP` is set, when a missing venv fails the test.
 pub fn python(test: &str) -> Option<PathBuf> {
-    let python = std::env::var_os("AGENTHOST_MCP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| scripts().join(".venv/bin/python"));
-    let works = Command::new(&python)
-        .args([
-            "-c",
-            "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '2.3.0')",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if works {
-        return Some(python);
+    crate::venv::PinnedPython {
+        override_var: "AGENTHOST_MCP_PYTHON",
+        default: scripts().join(".venv/bin/python"),
+        check: "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '2.3.0')",
+        missing: "the MCP Python SDK 2.3.0 is not installed (python3 -m venv \
+                  integration-tests/mcp/.venv && integration-tests/mcp/.venv/bin/pip install \
+                  -r integration-tests/mcp/requirements.txt)"
+            .into(),
+        require_var: "AGENTHOST_REQUIRE_MCP",
     }
-    let why = format!(
-        "{test}: the MCP Python SDK 2.3.0 is not installed at {} \
-         (python3 -m venv integration-tests/mcp/.venv && \
-         integration-tests/mcp/.venv/bin/pip install -r integration-tests/mcp/requirements.txt)",
-        python.display()
-    );
-    if std::env::var_os("AGENTHOST_REQUIRE_MCP").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED {why}");
-    None
+    .find(test)
 }
 
 /// The folder of the scripts.

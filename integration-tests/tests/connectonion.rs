@@ -193,22 +193,7 @@ fn through_a_standalone_gateway_as_its_relay() {
     let dir = tempfile::tempdir().unwrap();
     let (_relay, relay_addr) = ServiceProcess::relay(dir.path());
     let host = HostProcess::start(&["--demo", "--no-mdns", "--no-http", "--relay", &relay_addr]);
-    let args = [
-        "gateway",
-        "--port",
-        "0",
-        "--http-bind",
-        "127.0.0.1",
-        "--no-mdns",
-        "--relay",
-        &relay_addr,
-    ];
-    let gateway =
-        ServiceProcess::start(dir.path(), &args, |l| l.starts_with("Waiting for requests"));
-    let url = gateway
-        .value("http: ")
-        .and_then(|v| v.split_whitespace().next().map(str::to_owned))
-        .expect("the gateway printed its URL");
+    let (_gateway, url) = ServiceProcess::gateway(dir.path(), &["--relay", &relay_addr]);
     // The client resolves the agent at the gateway (`/api/agents/…`) and opens
     // `/agents/{address}/ws`; the socket is carried to the agent and sealed there.
     let resolved = turns(&python, &host.address, &ws_url(&url), 3, 0.0, &[]);

@@ -17,24 +17,6 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use tokio_tungstenite::{connect_async, tungstenite::Message};
 
-fn start_gateway(dir: &std::path::Path, extra: &[&str]) -> (ServiceProcess, String) {
-    let mut args = vec![
-        "gateway",
-        "--port",
-        "0",
-        "--http-bind",
-        "127.0.0.1",
-        "--no-mdns",
-    ];
-    args.extend_from_slice(extra);
-    let gateway = ServiceProcess::start(dir, &args, |l| l.starts_with("Waiting for requests"));
-    let url = gateway
-        .value("http: ")
-        .and_then(|v| v.split_whitespace().next().map(str::to_owned))
-        .expect("the gateway printed its URL");
-    (gateway, url)
-}
-
 async fn post(url: &str, body: &Value) -> (StatusCode, Value) {
     let response = Client::new().post(url).json(body).send().await.unwrap();
     let status = response.status();
@@ -49,7 +31,7 @@ async fn a_gateway_knowing_only_the_relay_reaches_the_agent() {
     assert!(host.http.is_none());
     let denied = AgentKey::generate().address().to_string();
     let banned_signer = AgentKey::generate();
-    let (_gateway, url) = start_gateway(
+    let (_gateway, url) = ServiceProcess::gateway(
         dir.path(),
         &[
             "--relay",
@@ -186,7 +168,7 @@ async fn last_frame(
 #[tokio::test]
 async fn an_unreachable_agent_is_a_gateway_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (_gateway, url) = start_gateway(dir.path(), &[]);
+    let (_gateway, url) = ServiceProcess::gateway(dir.path(), &[]);
     let nobody = AgentKey::generate().address();
     let (status, err) = post(
         &format!("{url}/agents/{nobody}/input"),

@@ -239,22 +239,7 @@ fn a_standalone_gateway_serves_mcp_for_an_agent_behind_a_relay() {
     let dir = tempfile::tempdir().unwrap();
     let (_relay, relay_addr) = ServiceProcess::relay(dir.path());
     let host = HostProcess::start(&["--demo", "--no-mdns", "--no-http", "--relay", &relay_addr]);
-    let args = [
-        "gateway",
-        "--port",
-        "0",
-        "--http-bind",
-        "127.0.0.1",
-        "--no-mdns",
-        "--relay",
-        &relay_addr,
-    ];
-    let gateway =
-        ServiceProcess::start(dir.path(), &args, |l| l.starts_with("Waiting for requests"));
-    let base = gateway
-        .value("http: ")
-        .and_then(|v| v.split_whitespace().next().map(str::to_owned))
-        .unwrap();
+    let (_gateway, base) = ServiceProcess::gateway(dir.path(), &["--relay", &relay_addr]);
     let url = format!("{base}/agents/{}/mcp", host.address);
     // The agent reserves in the background: the first calls may find it not there yet.
     let lines = until_it_answers(&python, &["http", &url, "legacy"]);

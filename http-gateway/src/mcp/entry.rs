@@ -116,7 +116,7 @@ async fn enter(
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let (body, signed) = if claimed_signer(&parts.headers).is_some() || is_signed(&parts) {
+    let (body, signed) = if is_signed(&parts) {
         if let Err(refused) = agent.check_signer(claimed_signer(&parts.headers)) {
             return refused.into_response();
         }
@@ -163,7 +163,7 @@ async fn enter(
 
 /// Whether the request carries any of the signature headers.
 fn is_signed(parts: &Parts) -> bool {
-    ["x-co-signature", "x-co-timestamp"]
+    ["x-co-from", "x-co-signature", "x-co-timestamp"]
         .iter()
         .any(|name| parts.headers.contains_key(*name))
 }
