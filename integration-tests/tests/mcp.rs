@@ -475,21 +475,36 @@ async fn signatures_are_single_use_bodies_are_bounded_and_delete_ends_a_session(
     assert!(replayed.contains("signature already used"), "{replayed}");
     assert!(!replayed.contains("echo: once"), "{replayed}");
 
-    let huge = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-        "params": {"name": "demo", "arguments": {"prompt": "x".repeat(6 << 20)}}});
-    // Its own connection: the host answers 413 without reading the body, then closes the
-    // connection, which a pooled client must not reuse for the next request.
-    let response = reqwest::Client::new()
-        .post(&url)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .header("mcp-protocol-version", "2025-11-25")
-        .header("mcp-session-id", &session)
-        .body(huge.to_string())
-        .send()
+    // A body announced over the limit: the host answers before it is sent (a client still
+    // writing a refused body may see a broken pipe instead of the answer).
+    let authority = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-11-25\r\n\
+         mcp-session-id: {session}\r\ncontent-length: {}\r\n\r\n",
+        6 << 20
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut socket, head.as_bytes())
         .await
         .unwrap();
-    assert_eq!(response.status(), 413);
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut socket, &mut answer),
+    )
+    .await
+    .expect("the host answers before the body is sent")
+    .unwrap();
+    let status: u16 = String::from_utf8_lossy(&answer[..n])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert_eq!(status, 413);
 
     let response = http
         .delete(&url)

@@ -116,6 +116,15 @@ async fn enter(
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
+    // A body announced over the limit is refused before a byte of it is read: a client still
+    // writing it when the connection closes would never see the 413 (a broken pipe instead).
+    let announced = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > limit) {
+        return too_large(limit);
+    }
     let (body, signed) = if is_signed(&parts) {
         if let Err(refused) = agent.check_signer(claimed_signer(&parts.headers)) {
             return refused.into_response();
@@ -124,14 +133,7 @@ async fn enter(
         // it, and hand rmcp the same bytes.
         let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(bytes) => bytes,
-            Err(_) => {
-                return ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
-                    format!("request body over {limit} bytes"),
-                )
-                .into_response()
-            }
+            Err(_) => return too_large(limit),
         };
         match signed_fields(&parts.method, &parts.uri, &parts.headers, &bytes) {
             Ok(signed) => (Body::from(bytes), signed),
@@ -159,6 +161,15 @@ async fn enter(
         *response.status_mut() = StatusCode::NO_CONTENT;
     }
     response
+}
+
+fn too_large(limit: usize) -> Response {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("request body over {limit} bytes"),
+    )
+    .into_response()
 }
 
 /// Whether the request carries any of the signature headers.
